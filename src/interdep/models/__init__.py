@@ -1,0 +1,1 @@
+"""Spatial-lag estimators, impacts and their inference."""

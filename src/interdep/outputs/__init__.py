@@ -1,0 +1,1 @@
+"""Tables, figures, the report and provenance."""

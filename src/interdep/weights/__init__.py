@@ -1,0 +1,1 @@
+"""One weight graph (libpysal.graph.Graph) per interdependence channel and year."""
