@@ -1,0 +1,231 @@
+"""Contributions of uniformed personnel: the IPI country-month file and any long table of contributions.
+
+Both adapters return the same *long* table, one row per source row:
+
+``country`` (the name or code as written), ``period`` (month as ``pandas.Period[M]`` or the year as int),
+``year``, ``troops``, ``police``, ``experts``, ``contrib_total`` (floats; missing only where the source leaves a
+value missing and ``na_means_zero`` is false), ``row`` (line number in the source file, header = 1).
+
+:func:`map_contributors` adds ``ccode`` and ``excluded``; :func:`yearly_contributions` turns it into state-year
+means and the source's yearly world totals.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from interdep.errors import InputError
+from interdep.io import read_table
+from interdep.panel import countries
+
+TYPES = ("troops", "police", "experts")
+VALUES = (*TYPES, "contrib_total")
+IPI_COLUMNS = {"troops": "Troops", "police": "Police", "experts": "Experts"}
+
+
+def _numeric(df: pd.DataFrame, column: str, *, file: str, na_means_zero: bool) -> pd.Series:
+    """A count column as float: non-numeric text and negative values raise, naming the row."""
+    raw = df[column]
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(f"non-numeric count in column {column!r}", file=file, row=i + 2, value=raw.iloc[i])
+    neg = values < 0
+    if neg.any():
+        i = int(np.flatnonzero(neg.to_numpy())[0])
+        raise InputError(f"negative count in column {column!r}", file=file, row=i + 2, value=raw.iloc[i])
+    values = values.astype("float64")
+    return values.fillna(0.0) if na_means_zero else values
+
+
+def _require(df: pd.DataFrame, columns: list[str], file: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputError(f"missing columns {missing}; present: {list(df.columns)}", file=file)
+
+
+def _months(raw: pd.Series, file: str) -> pd.Series:
+    """Dates (YYYY-MM-DD or YYYY-MM) -> monthly periods; an unparseable date raises, naming the row."""
+    dates = pd.to_datetime(raw, format="ISO8601", errors="coerce")
+    if dates.isna().any():
+        i = int(np.flatnonzero(dates.isna().to_numpy())[0])
+        raise InputError("unreadable date (want YYYY-MM-DD or YYYY-MM)", file=file, row=i + 2, value=raw.iloc[i])
+    return dates.dt.to_period("M")
+
+
+def _years(raw: pd.Series, file: str) -> pd.Series:
+    years = pd.to_numeric(raw, errors="coerce")
+    bad = years.isna() | (years != np.floor(years))
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError("unreadable year", file=file, row=i + 2, value=raw.iloc[i])
+    return years.astype("int64")
+
+
+def _long(country: pd.Series, period: pd.Series, values: dict[str, pd.Series], total: pd.Series | None) -> pd.DataFrame:
+    out = pd.DataFrame({"country": country.astype(str).str.strip(), "period": period})
+    out["year"] = period.dt.year.astype("int64") if isinstance(period.dtype, pd.PeriodDtype) else period
+    for t in TYPES:
+        out[t] = values.get(t, np.nan)
+    if total is None:
+        given = [values[t] for t in TYPES if t in values]
+        total = sum(given[1:], given[0])
+    out["contrib_total"] = total
+    out["row"] = np.arange(len(out)) + 2
+    return out
+
+
+def read_ipi_country_month(path: str | Path) -> pd.DataFrame:
+    """Read IPI's contributor x month totals (``Date, Contributor, Troops, Police, Experts``).
+
+    IPI wrote zero contributions as NA before publishing: an empty Troops/Police/Experts is 0.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The long contributions table (see the module docstring), monthly.
+    """
+    file = str(path)
+    df = read_table(path, dtype={"Contributor": str, "Date": str})
+    _require(df, ["Date", "Contributor", *IPI_COLUMNS.values()], file)
+    values = {t: _numeric(df, c, file=file, na_means_zero=True) for t, c in IPI_COLUMNS.items()}
+    return _long(df["Contributor"], _months(df["Date"], file), values, None)
+
+
+def read_contributions_table(path: str | Path, spec: dict[str, Any]) -> pd.DataFrame:
+    """Read any long table of contributions by country and year or month.
+
+    Parameters
+    ----------
+    path : path
+        The CSV file.
+    spec : dict
+        ``country_column``; ``year_column`` or ``date_column`` (exactly one); ``value_columns``: a mapping from
+        ``troops``/``police``/``experts``/``contrib_total`` to column names (at least one; without
+        ``contrib_total`` the total is the sum of the types given); ``na_means_zero`` (default True).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The long contributions table, monthly (``date_column``) or yearly (``year_column``).
+    """
+    file = str(path)
+    country_col = spec["country_column"]
+    value_cols: dict[str, str] = dict(spec["value_columns"])
+    if not value_cols or set(value_cols) - set(VALUES):
+        raise InputError(f"value_columns must map some of {list(VALUES)}", file=file, value=value_cols)
+    if ("year_column" in spec) == ("date_column" in spec):
+        raise InputError("give exactly one of year_column and date_column", file=file)
+    time_col = spec.get("year_column") or spec["date_column"]
+    df = read_table(path, dtype={country_col: str, time_col: str})
+    _require(df, [country_col, time_col, *value_cols.values()], file)
+    nz = bool(spec.get("na_means_zero", True))
+    values = {t: _numeric(df, c, file=file, na_means_zero=nz) for t, c in value_cols.items()}
+    period = _years(df[time_col], file) if "year_column" in spec else _months(df[time_col], file)
+    return _long(df[country_col], period, values, values.pop("contrib_total", None))
+
+
+def map_contributors(long: pd.DataFrame, code_system: str, *, file: str,
+                     crosswalk: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Add ``ccode`` (Int64) and ``excluded`` (reason or missing) to the long table.
+
+    Parameters
+    ----------
+    long : pandas.DataFrame
+        From one of the readers.
+    code_system : {"name", "ccode", "iso3", "gwcode"}
+        How ``country`` identifies a state. Names go through the curated name table; unknown names, codes not in
+        the COW list, unknown ISO3 codes and G-W codes without a COW state that year raise.
+    file : str
+        The source file, named in errors.
+    crosswalk : pandas.DataFrame, optional
+        The G-W crosswalk (needed for ``gwcode``).
+
+    Raises
+    ------
+    InputError
+        Also when two source rows land on the same (ccode, period) (e.g. two spellings in the same month).
+    """
+    out = long.copy()
+    out["excluded"] = pd.Series(pd.NA, index=out.index, dtype="object")
+    if code_system == "name":
+        mapped = countries.map_names(out["country"], out["year"], file=file)
+        out["ccode"], out["excluded"] = mapped["ccode"], mapped["excluded"]
+    elif code_system == "iso3":
+        out["ccode"] = countries.iso3_to_ccode(out["country"], file=file)
+    elif code_system in ("ccode", "gwcode"):
+        codes = pd.to_numeric(out["country"], errors="coerce")
+        if codes.isna().any():
+            i = int(np.flatnonzero(codes.isna().to_numpy())[0])
+            raise InputError(f"non-numeric {code_system}", file=file, row=i + 2, value=out["country"].iloc[i])
+        codes = codes.astype("int64")
+        if code_system == "ccode":
+            countries.check_ccodes(codes, file=file)
+            out["ccode"] = codes.astype("Int64")
+        else:
+            if crosswalk is None:
+                raise ValueError("gwcode contributions need the G-W crosswalk")
+            out["ccode"] = countries.gwcode_to_ccode(codes, out["year"], crosswalk)
+            if out["ccode"].isna().any():
+                i = int(np.flatnonzero(out["ccode"].isna().to_numpy())[0])
+                raise InputError(f"G-W code has no COW state in {out['year'].iloc[i]}", file=file, row=i + 2,
+                                 value=out["country"].iloc[i])
+    else:
+        raise InputError("country_code must be one of name, ccode, iso3, gwcode", file=file, value=code_system)
+    _check_duplicates(out, file)
+    return out
+
+
+def _check_duplicates(out: pd.DataFrame, file: str) -> None:
+    keyed = out.dropna(subset=["ccode"])
+    dup = keyed.duplicated(["ccode", "period"], keep=False)
+    if dup.any():
+        first = keyed[dup].sort_values("row").iloc[0]
+        same = keyed[dup & (keyed["ccode"] == first["ccode"]) & (keyed["period"] == first["period"])]
+        raise InputError(
+            f"duplicate key (ccode {first['ccode']}, {first['period']}) from rows {same['row'].tolist()}",
+            file=file, row=int(first["row"]), value=sorted(set(same["country"])),
+        )
+
+
+def periods_per_year(long: pd.DataFrame) -> pd.Series:
+    """Number of distinct periods (months, or 1 for a yearly table) the source covers in each year."""
+    return long.groupby("year")["period"].nunique().rename("n_periods")
+
+
+def yearly_contributions(long: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """State-year means over the periods the source covers, and the source's yearly world totals.
+
+    A state without a row in a covered month contributes 0 that month, so the yearly value is the sum over its
+    rows divided by the number of months the source covers in that year (for a yearly table, the value itself).
+    A missing value (``na_means_zero: false``) makes that state-year value missing.
+
+    Parameters
+    ----------
+    long : pandas.DataFrame
+        The mapped long table (:func:`map_contributors`).
+
+    Returns
+    -------
+    state_year : pandas.DataFrame
+        ``ccode, year`` + the four value columns, for mapped rows only.
+    world : pandas.DataFrame
+        Indexed by year: ``n_periods``, ``world_total`` (mean over periods of the sum over *all* source rows,
+        mapped or not), ``excluded_total`` (the part from excluded names).
+    """
+    n = periods_per_year(long)
+    mapped = long.dropna(subset=["ccode"])
+    grouped = mapped.groupby(["ccode", "year"])[list(VALUES)]
+    sums = grouped.sum(min_count=1).where(grouped.count() == grouped.size().to_numpy()[:, None])
+    sums = sums.div(sums.index.get_level_values("year").map(n).to_numpy(), axis=0)
+    state_year = sums.reset_index().astype({"ccode": "int64", "year": "int64"})
+    world = pd.DataFrame({"n_periods": n})
+    world["world_total"] = long.groupby("year")["contrib_total"].sum(min_count=1) / n
+    excl = long[long["ccode"].isna()].groupby("year")["contrib_total"].sum()
+    world["excluded_total"] = excl.reindex(world.index, fill_value=0.0) / n
+    return state_year, world

@@ -1,0 +1,280 @@
+"""Assembly of the real state-year panel: COW state-years x contributions x covariates, with its codebook.
+
+Entry point: :func:`build_real_panel`. The ``options`` mapping is the ``panel:`` section of the config:
+
+``years``            [first, last] (default: the years the contributions source covers)
+``source``           ``ipi`` (default) or ``table``
+``contributions``    for ``source: table``: ``file``, ``country_column``, ``country_code`` (name|ccode|iso3|gwcode),
+                     ``year_column`` or ``date_column``, ``value_columns``, ``na_means_zero``
+``covariates``       subset of :data:`COVARIATES` (default: all)
+``contiguity_max_type``  COW contiguity types counted as neighbours for ``conflict_neighbour`` (default 1 = land)
+``unga_column``      ideal-point column (default ``idealpointall``)
+``files``            ``{source key: path}`` overriding the default paths of :data:`DEFAULT_FILES`
+
+Paths are relative to ``raw_dir`` unless absolute.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from interdep.errors import InputError
+from interdep.panel import contributions as contrib
+from interdep.panel import countries, covariates
+from interdep.panel.sources import resolve
+
+log = logging.getLogger(__name__)
+
+#: Default path under raw_dir of each source the panel reads (keys as in data/sources.csv).
+DEFAULT_FILES = {
+    "ipi_country_month": "ipi_peacekeeping/ipi_tcc_country_month_totals_1990_2014.csv",
+    "cow_states": "cow_states/states2016.csv",
+    "cw_gw_panel": "state_systems/cw_gw_panel_isard.csv",
+    "cow_contiguity": "cow_contiguity/contdird_v3_2.csv",
+    "gdppop": "isard_covariates/cw_gdppop_isard.csv",
+    "democracy": "isard_covariates/cw_democracy_isard.csv",
+    "cow_nmc": "cow_nmc/NMC-60-abridged.csv",
+    "ucdp_acd": "ucdp_acd/ucdp_acd_v25_1_peacesciencer.csv",
+    "unhcr_population": "unhcr/unhcr_population_refugees_pkg.csv.gz",
+    "unga_idealpoints": "unga_idealpoints/IdealpointsJuly2025.csv",
+}
+
+#: Covariate groups -> the source keys they read.
+COVARIATES = {
+    "gdppop": ["gdppop"],
+    "democracy": ["democracy"],
+    "nmc": ["cow_nmc"],
+    "conflict": ["ucdp_acd", "cw_gw_panel", "cow_contiguity"],
+    "refugees": ["unhcr_population"],
+    "p5": [],
+    "unga": ["unga_idealpoints"],
+}
+
+OPTION_KEYS = {"years", "source", "contributions", "covariates", "contiguity_max_type", "unga_column", "files"}
+
+_IPI = "IPI country-month totals (ipi_country_month)"
+_MEAN = "mean over the months the source covers that year of month-end values; month without a row = 0; NA = 0"
+#: column -> (label, unit, source, transformation)
+CODEBOOK: dict[str, tuple[str, str, str, str]] = {
+    "ccode": ("COW state code", "code", "COW states2016 (cow_states)", "state-years of COW system membership"),
+    "iso3": ("ISO 3166-1 alpha-3", "code", "src/interdep/panel/countries.csv", "lookup by ccode; blank if none"),
+    "year": ("calendar year", "year", "COW states2016 (cow_states)", "any membership spell overlapping the year"),
+    "troops": ("UN troops contributed", "persons", _IPI, _MEAN),
+    "police": ("UN police contributed (individual police + formed police units)", "persons", _IPI, _MEAN),
+    "experts": ("UN military experts / observers contributed", "persons", _IPI, _MEAN),
+    "contrib_total": ("UN uniformed personnel contributed", "persons", _IPI, "troops + police + experts; " + _MEAN),
+    "contributed": ("any uniformed personnel that year", "0/1", _IPI, "contrib_total > 0"),
+    "log_contrib": ("log of 1 + contributions", "log persons", _IPI, "log(1 + contrib_total)"),
+    "contrib_share": ("share of the world total", "fraction", _IPI,
+                      "contrib_total / yearly mean of monthly world totals of the source (all rows)"),
+    "gdppc": ("real GDP per capita", "2011 international $", "isard cw_gdppop (gdppop), Fariss et al. 2022",
+              "mrgdppc as published"),
+    "log_gdppc": ("log real GDP per capita", "log 2011 int'l $", "isard cw_gdppop (gdppop)", "log(gdppc)"),
+    "pop": ("population", "millions", "isard cw_gdppop (gdppop), PWT-anchored", "pwtpop as published"),
+    "log_pop": ("log population", "log millions", "isard cw_gdppop (gdppop)", "log(pop)"),
+    "polity2": ("Polity5 polity2", "-10..10", "isard cw_democracy (democracy), Polity5", "as published"),
+    "polyarchy": ("V-Dem electoral democracy index", "0..1", "isard cw_democracy (democracy), V-Dem",
+                  "v2x_polyarchy as published"),
+    "milex": ("military expenditure", "thousands of current US$", "COW NMC v6.0 (cow_nmc)", "-9 -> missing"),
+    "log_milex": ("log of 1 + military expenditure", "log thousands US$", "COW NMC v6.0 (cow_nmc)",
+                  "log(1 + milex)"),
+    "milper": ("military personnel", "thousands", "COW NMC v6.0 (cow_nmc)", "-9 -> missing"),
+    "conflict_own": ("armed conflict on own territory", "0/1", "UCDP/PRIO ACD v25.1 (ucdp_acd), G-W -> COW via "
+                     "cw_gw_panel", "1 if government side (gwno_a) of an active intrastate or internationalised "
+                     "intrastate conflict (>= 25 battle deaths); missing outside 1946-2024"),
+    "conflict_neighbour": ("armed conflict in a contiguous state", "0/1", "UCDP/PRIO ACD v25.1 + COW direct "
+                           "contiguity v3.2 (cow_contiguity)", "1 if any neighbour with conttype <= "
+                           "contiguity_max_type (default 1, land) has conflict_own = 1; 0 without neighbours; "
+                           "missing after 2016"),
+    "refugees_hosted": ("refugees hosted", "persons", "UNHCR refugee statistics (unhcr_population)",
+                        "sum over origins of end-year refugee stocks by country of asylum; missing if not listed"),
+    "log_refugees_hosted": ("log of 1 + refugees hosted", "log persons", "UNHCR (unhcr_population)",
+                            "log(1 + refugees_hosted)"),
+    "p5": ("permanent member of the UN Security Council", "0/1", "UN Charter art. 23 (coded in covariates.P5)",
+           "USA, UK, France, USSR/Russia, China (ROC until 1970, PRC from 1971)"),
+    "unga_idealpoint": ("UNGA ideal point", "latent scale", "Bailey, Strezhnev & Voeten July 2025 "
+                        "(unga_idealpoints)", "unga_column (default idealpointall) as published"),
+}
+
+
+def build_real_panel(raw_dir: Path, options: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Build the state-year panel from the raw sources.
+
+    Parameters
+    ----------
+    raw_dir : Path
+        Folder with the sources in the layout of ``data/sources.csv``.
+    options : dict
+        The ``panel:`` mapping of the config (see the module docstring).
+
+    Returns
+    -------
+    panel : pandas.DataFrame
+        One row per COW state-year, sorted by (ccode, year). ``attrs`` holds, as lists of records,
+        ``nonmember_contributions`` (state-years with contributions but outside the state system; also logged as a
+        warning), ``excluded_names`` (source names excluded by the name table) and ``world_totals`` (per year:
+        n_periods, world_total, excluded_total, nonmember_total).
+    codebook : pandas.DataFrame
+        ``column, label, unit, source, transformation, n_missing`` for every panel column.
+
+    Raises
+    ------
+    InputError
+        On bad options, unknown names or codes, duplicate keys, bad counts, or a world total that does not add up.
+    """
+    options = dict(options or {})
+    unknown = set(options) - OPTION_KEYS
+    if unknown:
+        raise InputError(f"unknown panel options {sorted(unknown)}; allowed: {sorted(OPTION_KEYS)}")
+    files = _files(raw_dir, options)
+    long, source_label = _read_contributions(raw_dir, options, files)
+    years = _years(options, long)
+    keys = countries.read_state_years(files["cow_states"], years)
+    state_year, world = contrib.yearly_contributions(long)
+    panel, nonmember = _outcomes(keys, state_year, world, years)
+    _check_world_totals(panel, world, nonmember)
+    panel = _add_covariates(panel, files, options)
+    panel = panel.sort_values(["ccode", "year"]).reset_index(drop=True)
+    _check_keys(panel)
+    panel.attrs.update(  # plain records (DataFrames in attrs break pandas' attrs propagation)
+        nonmember_contributions=nonmember.to_dict("records"),
+        world_totals=world.loc[years[0]:years[1]].reset_index().to_dict("records"),
+        excluded_names=sorted(set(long.loc[long["excluded"].notna(), "country"])),
+    )
+    return panel, _codebook(panel, source_label)
+
+
+def _files(raw_dir: Path, options: dict[str, Any]) -> dict[str, Path]:
+    overrides = dict(options.get("files") or {})
+    unknown = set(overrides) - set(DEFAULT_FILES)
+    if unknown:
+        raise InputError(f"unknown source keys in panel.files: {sorted(unknown)}; allowed: {sorted(DEFAULT_FILES)}")
+    return {k: resolve(raw_dir, overrides.get(k, v)) for k, v in DEFAULT_FILES.items()}
+
+
+def _read_contributions(raw_dir: Path, options: dict[str, Any], files: dict[str, Path]) -> tuple[pd.DataFrame, str]:
+    source = options.get("source", "ipi")
+    if source == "ipi":
+        path = files["ipi_country_month"]
+        long = contrib.read_ipi_country_month(path)
+        return contrib.map_contributors(long, "name", file=str(path)), _IPI
+    if source != "table":
+        raise InputError("panel.source must be ipi or table", value=source)
+    spec = dict(options.get("contributions") or {})
+    for key in ("file", "country_column", "country_code", "value_columns"):
+        if key not in spec:
+            raise InputError(f"panel.contributions needs {key!r} when source is table", value=sorted(spec))
+    path = resolve(raw_dir, spec["file"])
+    long = contrib.read_contributions_table(path, spec)
+    xwalk = countries.read_gw_crosswalk(files["cw_gw_panel"]) if spec["country_code"] == "gwcode" else None
+    long = contrib.map_contributors(long, spec["country_code"], file=str(path), crosswalk=xwalk)
+    return long, f"contributions table {path.name} (panel.contributions)"
+
+
+def _years(options: dict[str, Any], long: pd.DataFrame) -> tuple[int, int]:
+    covered = sorted(long["year"].unique())
+    lo, hi = options.get("years") or (covered[0], covered[-1])
+    missing = sorted(set(range(int(lo), int(hi) + 1)) - set(covered))
+    if lo > hi or missing:
+        raise InputError(f"panel.years {[lo, hi]} includes years the contributions source does not cover "
+                         f"(source covers {covered[0]}-{covered[-1]}; missing: {missing[:10]})")
+    return int(lo), int(hi)
+
+
+def _outcomes(keys: pd.DataFrame, state_year: pd.DataFrame, world: pd.DataFrame,
+              years: tuple[int, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Join yearly contributions onto the system state-years; report contributions of non-members."""
+    sy = state_year[state_year["year"].between(*years)]
+    merged = sy.merge(keys, on=["ccode", "year"], how="outer", indicator=True)
+    nonmember = merged[merged["_merge"] == "left_only"].drop(columns="_merge").reset_index(drop=True)
+    if len(nonmember):
+        log.warning("contributions of %d state-years outside the COW state system (not in the panel):\n%s",
+                    len(nonmember), nonmember.to_string(index=False))
+    panel = merged[merged["_merge"] != "left_only"].copy()
+    values = list(contrib.VALUES)
+    absent = (panel["_merge"] == "right_only").to_numpy()
+    for col in values:  # no row in the source = 0, for the value types the source reports at all
+        if state_year[col].notna().any():
+            panel.loc[absent, col] = 0.0
+    panel = panel.drop(columns="_merge")
+    panel["iso3"] = countries.ccode_to_iso3(panel["ccode"])
+    panel["contributed"] = (panel["contrib_total"] > 0).astype("Int64").where(panel["contrib_total"].notna())
+    panel["log_contrib"] = np.log1p(panel["contrib_total"])
+    panel["contrib_share"] = panel["contrib_total"] / panel["year"].map(world["world_total"])
+    cols = ["ccode", "iso3", "year", *values, "contributed", "log_contrib", "contrib_share"]
+    return panel[cols].reset_index(drop=True), nonmember
+
+
+def _check_world_totals(panel: pd.DataFrame, world: pd.DataFrame, nonmember: pd.DataFrame) -> None:
+    """Panel total + non-members + excluded names must equal the source's yearly mean of monthly world totals."""
+    got = panel.groupby("year")["contrib_total"].sum(min_count=0)
+    extra = nonmember.groupby("year")["contrib_total"].sum() if len(nonmember) else pd.Series(dtype=float)
+    w = world.loc[got.index]
+    w = w.assign(nonmember_total=extra.reindex(got.index, fill_value=0.0).to_numpy())
+    world.loc[got.index, "nonmember_total"] = w["nonmember_total"]
+    has_na = panel.groupby("year")["contrib_total"].apply(lambda s: s.isna().any())
+    total = got + w["nonmember_total"] + w["excluded_total"]
+    bad = ~np.isclose(total, w["world_total"], rtol=1e-9, atol=1e-6) & ~has_na
+    if bad.any():
+        y = bad[bad].index[0]
+        raise InputError(
+            f"world total of year {y} in the panel ({got[y]:.4f}) + non-members ({w['nonmember_total'][y]:.4f}) "
+            f"+ excluded names ({w['excluded_total'][y]:.4f}) != source yearly mean of monthly world totals "
+            f"({w['world_total'][y]:.4f})", value=int(y))
+    if has_na.any():
+        log.warning("world-total check skipped for years with missing contributions: %s",
+                    has_na[has_na].index.tolist())
+
+
+def _add_covariates(panel: pd.DataFrame, files: dict[str, Path], options: dict[str, Any]) -> pd.DataFrame:
+    wanted = options.get("covariates", list(COVARIATES))
+    unknown = set(wanted) - set(COVARIATES)
+    if unknown:
+        raise InputError(f"unknown covariates {sorted(unknown)}; allowed: {list(COVARIATES)}")
+    readers = {
+        "gdppop": lambda: covariates.read_gdppop(files["gdppop"]),
+        "democracy": lambda: covariates.read_democracy(files["democracy"]),
+        "nmc": lambda: covariates.read_nmc(files["cow_nmc"]),
+        "unga": lambda: covariates.read_unga(files["unga_idealpoints"], options.get("unga_column", "idealpointall")),
+        "refugees": lambda: covariates.read_refugees(files["unhcr_population"]),
+    }
+    for name in COVARIATES:
+        if name not in wanted:
+            continue
+        if name in readers:
+            panel = panel.merge(readers[name](), on=["ccode", "year"], how="left", validate="one_to_one")
+        elif name == "conflict":
+            panel = _add_conflict(panel, files, int(options.get("contiguity_max_type", 1)))
+        elif name == "p5":
+            panel["p5"] = covariates.p5(panel)
+    return panel
+
+
+def _add_conflict(panel: pd.DataFrame, files: dict[str, Path], max_type: int) -> pd.DataFrame:
+    xwalk = countries.read_gw_crosswalk(files["cw_gw_panel"])
+    conflict = covariates.read_conflict(files["ucdp_acd"], xwalk)
+    contiguity = covariates.read_contiguity(files["cow_contiguity"], max_type)
+    panel["conflict_own"] = covariates.conflict_own(panel, conflict).astype("Int64")
+    panel["conflict_neighbour"] = covariates.conflict_neighbour(panel, conflict, contiguity).astype("Int64")
+    return panel
+
+
+def _check_keys(panel: pd.DataFrame) -> None:
+    if panel[["ccode", "year"]].isna().any().any() or panel.duplicated(["ccode", "year"]).any():
+        dup = panel[panel.duplicated(["ccode", "year"], keep=False)]
+        raise InputError("panel keys (ccode, year) missing or duplicated", value=dup[["ccode", "year"]].head().values)
+
+
+def _codebook(panel: pd.DataFrame, source_label: str) -> pd.DataFrame:
+    rows = []
+    for col in panel.columns:
+        label, unit, source, how = CODEBOOK[col]
+        if source == _IPI:
+            source = source_label
+        rows.append((col, label, unit, source, how, int(panel[col].isna().sum())))
+    return pd.DataFrame(rows, columns=["column", "label", "unit", "source", "transformation", "n_missing"])

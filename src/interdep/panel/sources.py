@@ -1,0 +1,119 @@
+"""The sources table (``data/sources.csv``) and the check that the raw files are present and unchanged.
+
+Columns of the table: ``key`` (short name used in the config and code), ``path`` (expected path under
+``raw_dir``), ``citation``, ``licence``, ``url`` (official page), ``sha256`` (of the file as distributed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from interdep.errors import InputError
+from interdep.io import read_table
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["key", "path", "citation", "licence", "url", "sha256"]
+
+
+def read_sources(sources_csv: str | Path) -> pd.DataFrame:
+    """Read and check the sources table.
+
+    Raises
+    ------
+    InputError
+        When a column is missing, a key is duplicated or a field is empty.
+    """
+    df = read_table(sources_csv, dtype=str)
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise InputError("sources table lacks columns", file=str(sources_csv), value=missing)
+    if df["key"].duplicated().any():
+        raise InputError("duplicate source key", file=str(sources_csv), value=df["key"][df["key"].duplicated()].iloc[0])
+    empty = df[COLUMNS].isna().any(axis=1)
+    if empty.any():
+        i = int(empty.to_numpy().nonzero()[0][0])
+        raise InputError("empty field in sources table", file=str(sources_csv), row=i + 2, value=df["key"].iloc[i])
+    return df[COLUMNS]
+
+
+def resolve(raw_dir: str | Path, path: str | Path) -> Path:
+    """A path from the config or the sources table: relative to ``raw_dir`` unless absolute."""
+    path = Path(path)
+    return path if path.is_absolute() else Path(raw_dir) / path
+
+
+def sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_sources(
+    raw_dir: str | Path,
+    sources_csv: str | Path,
+    verify_checksums: bool = True,
+    keys: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """Check that each source file is present under ``raw_dir`` and (optionally) has the listed sha256.
+
+    Parameters
+    ----------
+    raw_dir : path
+        Folder holding the sources in the layout of the ``path`` column.
+    sources_csv : path
+        The sources table.
+    verify_checksums : bool
+        Compare sha256; when False a warning is logged (a newer release of a source is then accepted).
+    keys : iterable of str, optional
+        Only these sources (default: all rows of the table).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``key, path, sha256, status`` with status ``ok`` or ``unchecked``.
+
+    Raises
+    ------
+    InputError
+        Listing every missing file (what to get and where) or every checksum mismatch, never a traceback
+        from deep inside a reader.
+    """
+    table = read_sources(sources_csv)
+    if keys is not None:
+        keys = list(keys)
+        unknown = sorted(set(keys) - set(table["key"]))
+        if unknown:
+            raise InputError("unknown source keys", file=str(sources_csv), value=unknown)
+        table = table[table["key"].isin(keys)]
+    if not verify_checksums:
+        log.warning("verify_checksums is false: the source files are NOT checked against the sha256 in %s; "
+                    "results may differ from the documented release", sources_csv)
+    missing = [r for r in table.itertuples() if not resolve(raw_dir, r.path).is_file()]
+    if missing:
+        lines = [f"  {r.key}: expected {resolve(raw_dir, r.path)}\n    get it from {r.url}\n    cite: {r.citation}"
+                 for r in missing]
+        raise InputError(f"{len(missing)} source file(s) missing under raw_dir={raw_dir}:\n" + "\n".join(lines),
+                         file=str(sources_csv))
+    rows, bad = [], []
+    for r in table.itertuples():
+        path = resolve(raw_dir, r.path)
+        digest = sha256(path) if verify_checksums else ""
+        if verify_checksums and digest != r.sha256:
+            bad.append(f"  {r.key}: {path}\n    sha256 {digest}\n    expected {r.sha256}")
+        rows.append((r.key, r.path, digest, "ok" if verify_checksums else "unchecked"))
+    if bad:
+        raise InputError(
+            f"{len(bad)} source file(s) differ from the documented release:\n" + "\n".join(bad)
+            + "\n(a newer release? set verify_checksums: false to accept it; a warning is printed then)",
+            file=str(sources_csv),
+        )
+    return pd.DataFrame(rows, columns=["key", "path", "sha256", "status"])
