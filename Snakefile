@@ -1,0 +1,25 @@
+# interdep: raw sources -> panel -> weights (one per channel and year) -> models -> tables, figures, report.
+# Run `make run` (the demo) or `snakemake --configfile config/ipi.yaml --config raw_dir=PATH` (real data).
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "config/schema.yaml")
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/weights.smk"
+include: "rules/models.smk"
+include: "rules/outputs.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        f"{RESULTS}/report.html",
+        f"{RESULTS}/provenance.json",

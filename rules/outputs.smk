@@ -1,0 +1,108 @@
+rule tables:
+    message:
+        "Writing the regression, impacts, descriptive and weights tables"
+    input:
+        coefficients=model_files("coefficients.csv"),
+        fits=model_files("fit.json"),
+        impacts=model_files("impacts.csv"),
+        panel=f"{RESULTS}/panel.csv",
+        codebook=f"{RESULTS}/codebook.md",
+        weights_summaries=expand(f"{RESULTS}/weights/{{channel}}_summary.csv", channel=CHANNELS),
+        truth=[TRUTH_FILE] if TRUTH_FILE else [],
+    output:
+        TABLE_FILES,
+    params:
+        tables=TABLES,
+        models=list(MODELS),
+        channels=CHANNELS,
+        truth_model=OUTPUTS.get("truth_model"),
+        out_dir=f"{RESULTS}/tables",
+    log:
+        f"{RESULTS}/logs/tables.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/make_tables.py"
+
+
+rule figures:
+    message:
+        "Drawing the figures"
+    input:
+        panel=f"{RESULTS}/panel.csv",
+        moran=expand(f"{RESULTS}/weights/{{channel}}_moran.csv", channel=CHANNELS),
+        moran_edges=f"{RESULTS}/weights/{OUTPUTS.get('moran_channel') or CHANNELS[0]}.csv",
+        coefficients=model_files("coefficients.csv"),
+        truth=[TRUTH_FILE] if TRUTH_FILE else [],
+    output:
+        FIGURE_FILES,
+    params:
+        figures=FIGURES,
+        models=list(MODELS),
+        channels=CHANNELS,
+        moran_channel=OUTPUTS.get("moran_channel") or CHANNELS[0],
+        map_year=OUTPUTS.get("map_year"),
+        outcome=OUTPUTS.get("moran_outcome", "log_contrib"),
+        truth_model=OUTPUTS.get("truth_model"),
+        out_dir=f"{RESULTS}/figures",
+        dataset=config["dataset"],
+    log:
+        f"{RESULTS}/logs/figures.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/make_figures.py"
+
+
+rule provenance:
+    message:
+        "Recording provenance: versions, input checksums, config, commit, seeds"
+    input:
+        sources=all_source_files(),
+        panel=f"{RESULTS}/panel.csv",
+    output:
+        f"{RESULTS}/provenance.json",
+    params:
+        config=config,
+        seed=SEED,
+    log:
+        f"{RESULTS}/logs/provenance.log",
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../scripts/write_provenance.py"
+
+
+rule report:
+    message:
+        "Writing the self-contained report"
+    input:
+        tables=TABLE_FILES,
+        figures=FIGURE_FILES,
+        fits=model_files("fit.json"),
+        codebook=f"{RESULTS}/codebook.md",
+        provenance=f"{RESULTS}/provenance.json",
+    output:
+        f"{RESULTS}/report.html",
+    params:
+        dataset=config["dataset"],
+        tables=list(TABLES),
+        figures=FIGURES,
+        models=list(MODELS),
+        tables_dir=f"{RESULTS}/tables",
+        figures_dir=f"{RESULTS}/figures",
+        truth_model=OUTPUTS.get("truth_model"),
+    log:
+        f"{RESULTS}/logs/report.log",
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../scripts/write_report.py"

@@ -1,0 +1,44 @@
+rule weights:
+    message:
+        "Building the {wildcards.channel} weight graphs, one per year"
+    input:
+        panel=f"{RESULTS}/panel.csv",
+        sources=lambda wc: channel_source_files(config["channels"][wc.channel], RAW_DIR),
+    output:
+        edges=f"{RESULTS}/weights/{{channel}}.csv",
+        summary=f"{RESULTS}/weights/{{channel}}_summary.csv",
+    params:
+        spec=lambda wc: config["channels"][wc.channel],
+        raw_dir=RAW_DIR,
+    log:
+        f"{RESULTS}/logs/weights_{{channel}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/weights_{{channel}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/build_weights.py"
+
+
+rule moran:
+    message:
+        "Moran's I of the outcome by year on the {wildcards.channel} graphs"
+    input:
+        panel=f"{RESULTS}/panel.csv",
+        edges=f"{RESULTS}/weights/{{channel}}.csv",
+    output:
+        f"{RESULTS}/weights/{{channel}}_moran.csv",
+    params:
+        outcome=OUTPUTS.get("moran_outcome", "log_contrib"),
+        seed=SEED,
+        permutations=999,
+    log:
+        f"{RESULTS}/logs/moran_{{channel}}.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/moran_by_year.py"

@@ -1,0 +1,23 @@
+"""Snakemake rule `fit_model`: one model entry of the config -> coefficients, fit, impacts, sample."""
+
+from interdep.models.fit import fit_model
+
+from interdep.io import read_table, write_json, write_table
+from interdep.panel.build import states_by_year
+from interdep.weights.graphs import graphs_from_edge_list
+from interdep.workflow import logged
+
+with logged(snakemake.log[0]) as log:
+    p = snakemake.params
+    panel = read_table(snakemake.input.panel)
+    ids_by_year = states_by_year(panel)
+    graphs = {
+        channel: graphs_from_edge_list(read_table(path), ids_by_year)
+        for channel, path in zip(p.spec["weights"], snakemake.input.weights, strict=True)
+    }
+    result = fit_model(p.spec, panel, graphs, seed=p.seed)
+    log.info("%s", result.fit)
+    write_table(result.estimate.coefficients(), snakemake.output.coefficients)
+    write_table(result.impacts, snakemake.output.impacts)
+    write_table(result.sample, snakemake.output.sample)
+    write_json(result.fit, snakemake.output.fit)

@@ -1,0 +1,22 @@
+"""Snakemake rule `report`: the self-contained report.html."""
+
+import json
+from pathlib import Path
+
+from interdep.io import write_text
+from interdep.outputs.report import render_report
+from interdep.workflow import logged
+
+with logged(snakemake.log[0]):
+    p = snakemake.params
+    page = render_report(
+        dataset=p.dataset,
+        table_names=p.tables,
+        figure_names=p.figures,
+        tables_dir=p.tables_dir,
+        figures_dir=p.figures_dir,
+        fits=[json.loads(Path(f).read_text()) for f in snakemake.input.fits],
+        provenance=json.loads(Path(snakemake.input.provenance).read_text()),
+        truth_model=p.truth_model,
+    )
+    write_text(page, snakemake.output[0])

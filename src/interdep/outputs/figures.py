@@ -1,0 +1,156 @@
+"""Figures at paper size (PNG and PDF, byte-identical on a rerun: no timestamps or versions in the files).
+
+Colour-blind-safe palettes (viridis for maps, Okabe-Ito for categories); every figure has a title and units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from interdep.geography import ATTRIBUTION, natural_earth_countries  # noqa: E402
+from interdep.io import atomic_write  # noqa: E402
+
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+WIDTH = 6.5  # inches: a journal text width
+plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "figure.dpi": 150, "savefig.dpi": 150,
+                     "axes.prop_cycle": plt.cycler(color=OKABE_ITO), "svg.hashsalt": "interdep"})
+
+
+def save(fig: plt.Figure, png_path: str | Path) -> None:
+    """Write ``png_path`` and the PDF beside it, without metadata that changes between runs."""
+    png_path = Path(png_path)
+    atomic_write(png_path, lambda tmp: fig.savefig(tmp, format="png", metadata={"Software": None},
+                                                    bbox_inches="tight"))
+    atomic_write(png_path.with_suffix(".pdf"), lambda tmp: fig.savefig(
+        tmp, format="pdf", metadata={"Creator": None, "Producer": None, "CreationDate": None}, bbox_inches="tight"))
+    plt.close(fig)
+
+
+def map_contributions(panel: pd.DataFrame, year: int, png_path: str | Path, dataset: str = "") -> None:
+    """World map of personnel contributed in ``year`` (log scale); states with none in light grey."""
+    world = natural_earth_countries()
+    world = world[world["continent"] != "Antarctica"]
+    data = panel.loc[panel["year"] == year, ["iso3", "contrib_total"]]
+    merged = world.merge(data, on="iso3", how="left")
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.6))
+    merged[merged["contrib_total"].isna()].plot(ax=ax, color="white", edgecolor="#999999", linewidth=0.2,
+                                                hatch="///")
+    merged[merged["contrib_total"] == 0].plot(ax=ax, color="#dddddd", edgecolor="#999999", linewidth=0.2)
+    positive = merged[merged["contrib_total"] > 0].copy()
+    positive["log10"] = np.log10(positive["contrib_total"])
+    positive.plot(ax=ax, column="log10", cmap="viridis", edgecolor="#666666", linewidth=0.2, legend=True,
+                  legend_kwds={"label": "personnel contributed, log10 persons (yearly mean)", "shrink": 0.6})
+    simulated = " (simulated demo outcome)" if dataset == "demo" else ""
+    ax.set_title(f"Contributions to UN peacekeeping, {year}{simulated}")
+    ax.set_axis_off()
+    ax.annotate(f"Grey: none; hatched: not in the panel. Borders: {ATTRIBUTION}.", (0, -0.02),
+                xycoords="axes fraction", fontsize=6, va="top")
+    save(fig, png_path)
+
+
+def moran_scatter(panel: pd.DataFrame, graph, outcome: str, year: int, channel: str, png_path: str | Path) -> None:
+    """Standardised outcome against its spatial lag on one channel in one year, with Moran's I as the slope."""
+    rows = panel[panel["year"] == year].set_index("ccode").loc[list(graph.unique_ids)]
+    z = rows[outcome].to_numpy(dtype=float)
+    keep = np.isfinite(z)
+    z = (z - z[keep].mean()) / z[keep].std()
+    z[~keep] = 0.0
+    w = graph.sparse
+    lag = w @ z
+    isolated = np.asarray(w.sum(axis=1)).ravel() == 0
+    use = keep & ~isolated
+    slope = float(np.polyfit(z[use], lag[use], 1)[0])
+    fig, ax = plt.subplots(figsize=(WIDTH / 2 + 0.5, 3.2))
+    ax.scatter(z[use], lag[use], s=10, alpha=0.7, color=OKABE_ITO[0], edgecolor="none")
+    grid = np.linspace(z[use].min(), z[use].max(), 2)
+    ax.plot(grid, slope * grid, color=OKABE_ITO[5], linewidth=1.2, label=f"slope = {slope:.3f}")
+    ax.axhline(0, color="#999999", linewidth=0.5)
+    ax.axvline(0, color="#999999", linewidth=0.5)
+    ax.set_xlabel(f"{outcome} (standardised)")
+    ax.set_ylabel(f"spatial lag on {channel}")
+    ax.set_title(f"Moran scatter, {channel}, {year} ({int(isolated.sum())} islands left out)")
+    ax.legend(frameon=False, loc="upper left")
+    save(fig, png_path)
+
+
+def moran_by_year(tables: Mapping[str, pd.DataFrame], outcome: str, png_path: str | Path) -> None:
+    """Moran's I of the outcome by year, one line per channel; filled markers where p_sim < 0.05."""
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.0))
+    for (channel, t), colour in zip(tables.items(), OKABE_ITO, strict=False):
+        ax.plot(t["year"], t["moran_i"], color=colour, label=channel, linewidth=1.2)
+        significant = t["p_sim"] < 0.05
+        ax.scatter(t.loc[significant, "year"], t.loc[significant, "moran_i"], color=colour, s=14, zorder=3)
+        ax.scatter(t.loc[~significant, "year"], t.loc[~significant, "moran_i"], facecolor="white",
+                   edgecolor=colour, s=14, zorder=3)
+    ax.axhline(0, color="#999999", linewidth=0.5)
+    ax.set_xlabel("year")
+    ax.set_ylabel("Moran's I")
+    ax.set_title(f"Spatial autocorrelation of {outcome} by channel (filled: permutation p < 0.05)")
+    ax.legend(frameon=False)
+    save(fig, png_path)
+
+
+def coefficient_plot(coefficients: Mapping[str, pd.DataFrame], png_path: str | Path,
+                     labels: Mapping[str, str] | None = None) -> None:
+    """Estimates and 95% intervals of every term across models (constants left out)."""
+    labels = labels or {}
+    terms: list[str] = []
+    for c in coefficients.values():
+        terms += [t for t in c["term"] if t != "const" and t not in terms]
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.35 * len(terms) + 1.2))
+    height = 0.8 / max(len(coefficients), 1)
+    for k, ((model_id, c), colour) in enumerate(zip(coefficients.items(), OKABE_ITO, strict=False)):
+        c = c.set_index("term")
+        present = [t for t in terms if t in c.index]
+        pos = np.array([terms.index(t) for t in present]) + k * height - 0.4 + height / 2
+        ax.errorbar(c.loc[present, "estimate"], pos, xerr=[c.loc[present, "estimate"] - c.loc[present, "conf_low"],
+                                                           c.loc[present, "conf_high"] - c.loc[present, "estimate"]],
+                    fmt="o", markersize=3, color=colour, label=model_id, linewidth=1)
+    ax.axvline(0, color="#999999", linewidth=0.5)
+    ax.set_yticks(range(len(terms)), [labels.get(t, t) for t in terms])
+    ax.invert_yaxis()
+    ax.set_xlabel("estimate with 95% interval")
+    ax.set_title("Coefficients across models")
+    ax.legend(frameon=False, fontsize=7, loc="best")
+    save(fig, png_path)
+
+
+def truth_plot(table: pd.DataFrame, model_id: str, png_path: str | Path) -> None:
+    """Estimates with 95% intervals beside the true values of the simulated demo."""
+    fig, ax = plt.subplots(figsize=(WIDTH / 2 + 0.8, 0.45 * len(table) + 1.0))
+    pos = np.arange(len(table))
+    ax.errorbar(table["estimate"], pos, xerr=[table["estimate"] - table["conf_low"],
+                                              table["conf_high"] - table["estimate"]],
+                fmt="o", color=OKABE_ITO[0], markersize=4, label="estimate, 95% interval")
+    ax.scatter(table["truth"], pos, marker="x", color=OKABE_ITO[5], s=40, zorder=3, label="true value")
+    ax.set_yticks(pos, table["term"])
+    ax.invert_yaxis()
+    ax.set_title(f"Demo: {model_id} against the truth")
+    ax.legend(frameon=False, fontsize=7)
+    save(fig, png_path)
+
+
+def draw_figures(*, figures: Sequence[str], panel: pd.DataFrame, moran_tables: Mapping[str, pd.DataFrame],
+                 moran_graph, moran_channel: str, coefficients: Mapping[str, pd.DataFrame], outcome: str,
+                 map_year: int | None, out_dir: str | Path, dataset: str = "",
+                 truth_table: pd.DataFrame | None = None, truth_model: str | None = None) -> None:
+    """Draw every figure named in ``figures`` into ``out_dir`` (PNG + PDF)."""
+    out_dir = Path(out_dir)
+    year = int(map_year if map_year is not None else panel["year"].max())
+    drawers = {
+        "map_contributions": lambda p: map_contributions(panel, year, p, dataset),
+        "moran_scatter": lambda p: moran_scatter(panel, moran_graph, outcome, year, moran_channel, p),
+        "moran_by_year": lambda p: moran_by_year(moran_tables, outcome, p),
+        "coefficients": lambda p: coefficient_plot(coefficients, p),
+        "truth": lambda p: truth_plot(truth_table, truth_model, p),
+    }
+    for name in figures:
+        drawers[name](out_dir / f"{name}.png")
