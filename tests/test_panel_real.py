@@ -137,6 +137,10 @@ def test_bad_options_and_years(raw_dir):
         real.build_real_panel(raw_dir, {"years": [1985, 2000]})
     with pytest.raises(InputError, match="unknown covariates"):
         real.build_real_panel(raw_dir, {"covariates": ["gdp"]})
+    with pytest.raises(InputError, match="demo source"):
+        real.build_real_panel(raw_dir, {"source": "ipi", "file": "x.csv"})
+    with pytest.raises(InputError, match="unknown keys in panel.contributions"):
+        real.build_real_panel(raw_dir, {"source": "table", "contributions": {"fiel": "x"}})
     with pytest.raises(InputError, match="needs 'file'"):
         real.build_real_panel(raw_dir, {"source": "table", "contributions": {}})
 

@@ -128,6 +128,9 @@ def build_real_panel(raw_dir: Path, options: dict[str, Any]) -> tuple[pd.DataFra
         On bad options, unknown names or codes, duplicate keys, bad counts, or a world total that does not add up.
     """
     options = dict(options or {})
+    if "file" in options:
+        raise InputError("panel.file belongs to the demo source; for real data use panel.files (source paths) "
+                         "or panel.contributions.file (source: table)", value=options["file"])
     unknown = set(options) - OPTION_KEYS
     if unknown:
         raise InputError(f"unknown panel options {sorted(unknown)}; allowed: {sorted(OPTION_KEYS)}")
@@ -166,6 +169,9 @@ def _read_contributions(raw_dir: Path, options: dict[str, Any], files: dict[str,
     if source != "table":
         raise InputError("panel.source must be ipi or table", value=source)
     spec = dict(options.get("contributions") or {})
+    allowed = {"file", "country_column", "country_code", "year_column", "date_column", "value_columns", "na_means_zero"}
+    if set(spec) - allowed:
+        raise InputError(f"unknown keys in panel.contributions: {sorted(set(spec) - allowed)}", value=sorted(allowed))
     for key in ("file", "country_column", "country_code", "value_columns"):
         if key not in spec:
             raise InputError(f"panel.contributions needs {key!r} when source is table", value=sorted(spec))
