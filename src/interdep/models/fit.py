@@ -1,0 +1,256 @@
+"""One entry point for every model of the configuration: ``fit_model(spec, panel, graphs)``.
+
+It builds the design (:mod:`interdep.models.design`), dispatches on ``spec["estimator"]`` and returns the
+:class:`FitResult` whose parts become ``coefficients.csv`` (``estimate.coefficients()``), ``fit.json`` (``fit``)
+and ``impacts.csv`` (``impacts``).
+
+Estimators (``ESTIMATORS``):
+
+============  ===============================================================================================
+``ols``       pooled OLS (with fixed effects by the within projection); LM tests / Moran's I for the first
+              channel when weights are given
+``slx``       OLS on ``[X, W_c X]`` for every channel (``W_<channel>_<x>``); impacts direct = beta,
+              indirect = theta
+``sar_ml``    spatial lag, ML, one ``rho`` per channel, time-varying ``W``, unbalanced panels, all effects
+``sdm_ml``    spatial Durbin: ``sar_ml`` with ``W_<channel>_<x>``
+``sem_ml``    spatial error, ML (spreg, ``effects: none``, one channel)
+``sar_gmm``   spatial lag, S2SLS (spreg, ``effects: none``, one channel)
+``sac``       spatial lag + error, GS2SLS (spreg ``GM_Combo_Het``, ``effects: none``, one channel)
+``sac_ml``    spatial lag + error, ML (``effects: none``, one channel)
+============  ===============================================================================================
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from interdep.errors import InputError
+from interdep.models import cross_section as cs
+from interdep.models.design import EFFECTS, Design, build_design
+from interdep.models.impacts import linear_impacts, spatial_impacts
+from interdep.models.panel_ml import fit_sar_ml
+from interdep.models.result import Estimate
+
+__all__ = ["ESTIMATORS", "SPEC_KEYS", "FitResult", "fit_model", "spec_schema"]
+
+ESTIMATORS = ("ols", "slx", "sar_ml", "sdm_ml", "sem_ml", "sar_gmm", "sac", "sac_ml")
+SPEC_KEYS = (
+    "id", "estimator", "weights", "outcome", "regressors", "years", "effects",
+    "dynamic", "wx_regressors", "lee_yu", "impact_draws", "w_lags", "description",
+)
+_CROSS_SECTION = {"sem_ml": cs.fit_sem_ml, "sar_gmm": cs.fit_sar_gmm, "sac": cs.fit_sac_gmm,
+                  "sac_ml": cs.fit_sac_ml}
+
+
+@dataclass
+class FitResult:
+    """A fitted model and everything written for it.
+
+    Attributes
+    ----------
+    estimate : Estimate
+        Coefficients, covariance, likelihood (``estimate.coefficients()`` is coefficients.csv).
+    fit : dict
+        The content of fit.json (JSON-ready: floats, ints, strings, lists, dicts, ``None``).
+    impacts : pandas.DataFrame
+        ``IMPACT_COLUMNS`` (impacts.csv).
+    sample : pandas.DataFrame
+        ``ccode, year`` of the rows used, in estimation order.
+    """
+
+    estimate: Estimate
+    fit: dict[str, Any]
+    impacts: pd.DataFrame
+    sample: pd.DataFrame
+
+
+def spec_schema() -> dict[str, Any]:
+    """JSON-schema fragment for one entry of ``models:`` in the configuration."""
+    names = {"type": "array", "items": {"type": "string"}}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["id", "estimator", "outcome", "regressors"],
+        "properties": {
+            "id": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
+            "estimator": {"enum": list(ESTIMATORS)},
+            "weights": {**names, "default": []},
+            "outcome": {"type": "string"},
+            "regressors": {**names, "minItems": 1},
+            "years": {"type": "array", "items": {"type": "integer"}, "minItems": 1, "maxItems": 2},
+            "effects": {"enum": list(EFFECTS), "default": "none"},
+            "dynamic": {"type": "boolean", "default": False},
+            "wx_regressors": names,
+            "lee_yu": {"type": "boolean", "default": True},
+            "impact_draws": {"type": "integer", "minimum": 0, "default": 1000},
+            "w_lags": {"enum": [1, 2], "default": 1},
+            "description": {"type": "string"},
+        },
+    }
+
+
+def _check_spec(spec: Mapping[str, Any]) -> str:
+    mid = spec.get("id", "<unnamed>")
+    unknown = sorted(set(spec) - set(SPEC_KEYS))
+    if unknown:
+        raise InputError(f"model {mid!r}: unknown specification key(s) {', '.join(unknown)}", value=unknown)
+    est = spec.get("estimator")
+    if est not in ESTIMATORS:
+        raise InputError(f"model {mid!r}: unknown estimator {est!r}; expected one of {', '.join(ESTIMATORS)}",
+                         value=est)
+    for key in ("outcome", "regressors"):
+        if not spec.get(key):
+            raise InputError(f"model {mid!r}: {key!r} is required")
+    needs_w = est not in ("ols",)
+    if needs_w and not spec.get("weights"):
+        raise InputError(f"model {mid!r}: estimator {est!r} needs at least one weights channel")
+    if est in _CROSS_SECTION:
+        if len(spec.get("weights", [])) != 1:
+            raise InputError(f"model {mid!r}: estimator {est!r} takes exactly one weights channel",
+                             value=spec.get("weights"))
+        if spec.get("effects", "none") != "none":
+            raise InputError(f"model {mid!r}: estimator {est!r} supports only effects: none "
+                             "(use sar_ml / sdm_ml for fixed effects)", value=spec.get("effects"))
+    return est
+
+
+def _fit_ols_like(design: Design, slx: bool) -> Estimate:
+    """OLS / SLX on the within-projected design, degrees of freedom corrected for the effects."""
+    Q = design.projector
+    y, X = Q(design.y), Q(design.X)
+    ch = design.channels[0] if design.channels else None
+    W = design.stacked(ch) if ch else None
+    est = cs.fit_ols(y, X, design.names, W, ch)
+    p = Q.n_effects
+    if p:
+        n, k = X.shape
+        df = n - k - p
+        if df <= 0:
+            raise InputError(f"model {design.model_id!r}: no residual degrees of freedom with the fixed effects")
+        est.cov = est.cov * (n - k) / df
+        est.sigma2 = est.sigma2 * (n - k) / df
+        est.df_resid = df
+        est.diagnostics["note"] = "spatial diagnostics computed on the within-projected data"
+    est.estimator = "slx" if slx else "ols"
+    return est
+
+
+def _dispatch(est_name: str, spec: Mapping[str, Any], design: Design, seed: int) -> tuple[Estimate, pd.DataFrame]:
+    draws = int(spec.get("impact_draws", 1000))
+    dynamic = bool(spec.get("dynamic", False))
+    if est_name in ("ols", "slx"):
+        est = _fit_ols_like(design, slx=est_name == "slx")
+        return est, linear_impacts(est, design.regressors, design.channels if est_name == "slx" else [])
+    if est_name in ("sar_ml", "sdm_ml"):
+        est = fit_sar_ml(design, estimator=est_name, lee_yu=bool(spec.get("lee_yu", True)), dynamic=dynamic)
+        return est, spatial_impacts(est, design, draws=draws, seed=seed)
+    fn: Callable[..., Estimate] = _CROSS_SECTION[est_name]
+    ch = design.channels[0]
+    kwargs = {"w_lags": int(spec.get("w_lags", 1))} if est_name in ("sar_gmm", "sac") else {}
+    est = fn(design.y, design.X, design.names, design.stacked(ch), ch, **kwargs)
+    if est.impacts is not None:
+        return est, est.impacts
+    if any(t.startswith("rho_") for t in est.terms):
+        return est, spatial_impacts(est, design, draws=draws, seed=seed)
+    return est, linear_impacts(est, design.regressors, [])
+
+
+def _num(x: Any) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return None if math.isnan(x) or math.isinf(x) else x
+
+
+def fit_model(
+    spec: Mapping[str, Any],
+    panel: pd.DataFrame,
+    graphs: Mapping[str, Mapping[int, Any]],
+    *,
+    seed: int = 20260101,
+) -> FitResult:
+    """Fit one model of the configuration.
+
+    Parameters
+    ----------
+    spec : mapping
+        One ``models:`` entry; keys in ``SPEC_KEYS`` (schema: :func:`spec_schema`).
+    panel : pandas.DataFrame
+        Country-year panel with ``ccode``, ``year`` and the named columns.
+    graphs : mapping
+        channel -> {year -> ``libpysal.graph.Graph``}, ids = COW codes, row-standardised.
+    seed : int
+        Seed of the impact simulations.
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    InputError
+        Unknown estimator, key, column or channel; unsupported combination; bad sample.
+    EstimationError
+        Collinear regressors, singular information matrix.
+    """
+    t0 = time.perf_counter()
+    est_name = _check_spec(spec)
+    design = build_design(spec, panel, graphs, spatial_x=est_name in ("slx", "sdm_ml"),
+                          dynamic=bool(spec.get("dynamic", False)))
+    estimate, impacts = _dispatch(est_name, spec, design, seed)
+    estimate.impacts = impacts
+    seconds = time.perf_counter() - t0
+    return FitResult(estimate=estimate, fit=_fit_json(spec, est_name, design, estimate, impacts, seconds, seed),
+                     impacts=impacts, sample=design.sample.reset_index(drop=True))
+
+
+def _fit_json(spec: Mapping[str, Any], est_name: str, design: Design, est: Estimate, impacts: pd.DataFrame,
+              seconds: float, seed: int) -> dict[str, Any]:
+    notes = list(design.notes) + [str(n) for n in est.diagnostics.get("notes", [])]
+    if est.diagnostics.get("note"):
+        notes.append(str(est.diagnostics["note"]))
+    if spec.get("dynamic"):
+        notes.append("impacts are short-run (the lagged outcome terms are not propagated)")
+    if "draws_discarded" in impacts.attrs and impacts.attrs["draws_discarded"]:
+        notes.append(f"{impacts.attrs['draws_discarded']} impact draws discarded (rho outside its admissible "
+                     "interval)")
+    gmm = est_name in ("sar_gmm", "sac")
+    fit: dict[str, Any] = {
+        "model_id": design.model_id,
+        "estimator": est_name,
+        "weights": list(design.channels),
+        "outcome": spec["outcome"],
+        "regressors": list(design.regressors),
+        "years": [int(design.years[0]), int(design.years[-1])],
+        "effects": design.effects,
+        "dynamic": bool(spec.get("dynamic", False)),
+        "n_obs": design.n_obs,
+        "n_units": design.n_units,
+        "n_periods": design.n_periods,
+        "balanced": design.balanced,
+        "log_likelihood": None if gmm else _num(est.log_likelihood),
+        "aic": None if gmm else _num(est.aic),
+        "sigma2": _num(est.sigma2),
+        "converged": bool(est.converged),
+        "message": est.message,
+        "rho": {k: _num(v) for k, v in est.spatial("rho").items()},
+        "seconds": round(seconds, 3),
+        "notes": notes,
+        "impact_draws": int(impacts.attrs.get("draws_used", 0)),
+        "seed": seed,
+    }
+    lam = est.spatial("lambda")
+    if lam:
+        fit["lambda"] = {k: _num(v) for k, v in lam.items()}
+    if "lee_yu" in est.diagnostics:
+        fit["lee_yu"] = bool(est.diagnostics["lee_yu"])
+        fit["sigma2_ml"] = _num(est.diagnostics["sigma2_ml"])
+    if "stability" in est.diagnostics:
+        fit["stability"] = est.diagnostics["stability"]
+    return fit
