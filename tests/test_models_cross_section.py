@@ -261,10 +261,11 @@ def test_sac_ml_matches_published(columbus):
     assert est.n_params_likelihood == 5
 
 
-def test_sac_ml_covariance_is_inverse_numerical_hessian(columbus):
+def test_sac_ml_observed_covariance_is_inverse_numerical_hessian(columbus):
     """Analytic Hessian against central differences of the full log-likelihood (dense log-determinants)."""
     y, X, names, W = columbus
-    est = fit_sac_ml(y, X, names, W, "col")
+    est = fit_sac_ml(y, X, names, W, "col", cov_type="observed")
+    assert est.diagnostics["cov_type"] == "observed"
     Wd, n = W.toarray(), len(y)
     eye = np.eye(n)
 

@@ -416,11 +416,12 @@ class _LogDet:
         n_comp, labels = connected_components(W, directed=True, connection="weak")
         sizes = np.bincount(labels, minlength=n_comp)
         self.eig: np.ndarray | None = None
+        # index sets of the components with links (islands: W block is 0); None if one is too large
+        self.components: list[np.ndarray] | None = None
         if sizes.max() <= max_dense:
+            self.components = [np.flatnonzero(labels == c) for c in np.flatnonzero(sizes > 1)]
             parts = [np.zeros(int((sizes == 1).sum()))]
-            for c in np.flatnonzero(sizes > 1):
-                idx = np.flatnonzero(labels == c)
-                parts.append(np.linalg.eigvals(W[idx][:, idx].toarray()))
+            parts += [np.linalg.eigvals(W[idx][:, idx].toarray()) for idx in self.components]
             self.eig = np.concatenate(parts)
 
     def bounds(self) -> tuple[float, float]:
@@ -481,6 +482,47 @@ class _SACProfile:
         g_lam = float(np.asarray(self.W @ u) @ e) / s2 + self.logdet.d1(lam)
         return -ll, -np.array([g_rho, g_lam])
 
+    def information(self, rho: float, lam: float) -> np.ndarray:
+        """Expected information in (beta, rho, lambda, sigma^2) (Anselin 1988, as R's ``sacsarlm``).
+
+        Traces and the vector B W A^-1 X beta are computed per connected component of W (dense inverses of each
+        block), so the cost is that of the largest component, not of n.
+        """
+        beta, _, _, s2 = self.parts(rho, lam)
+        assert self.logdet.components is not None
+        n, k = self.n, len(beta)
+        xb = self.X @ beta
+        bwaxb = np.zeros(n)
+        t_waa = t_bwab = t_wbwb = t_wbtwb = t_wa = t_wb = t_rl1 = t_rl2 = 0.0
+        for idx in self.logdet.components:
+            Wc = self.W[idx][:, idx].toarray()
+            eye = np.eye(len(idx))
+            Bc = eye - lam * Wc
+            WA = Wc @ np.linalg.inv(eye - rho * Wc)
+            BI = np.linalg.inv(Bc)
+            WB = Wc @ BI
+            BWABI = Bc @ WA @ BI
+            bwaxb[idx] = Bc @ (WA @ xb[idx])
+            t_waa += np.sum(WA * WA.T)  # tr(WA WA)
+            t_bwab += np.sum(BWABI * BWABI)  # tr(BWABI' BWABI)
+            t_wbwb += np.sum(WB * WB.T)
+            t_wbtwb += np.sum(WB * WB)
+            t_wa += np.trace(WA)
+            t_wb += np.trace(WB)
+            t_rl1 += np.sum(WB * BWABI)  # tr(WB' BWABI)
+            t_rl2 += np.sum((Wc @ WA) * BI.T)  # tr(W WA BI)
+        bx = self.X - lam * self.WX
+        info = np.zeros((k + 3, k + 3))
+        info[:k, :k] = bx.T @ bx / s2
+        info[:k, k] = bx.T @ bwaxb / s2
+        info[k, k] = t_waa + t_bwab + bwaxb @ bwaxb / s2
+        info[k, k + 1] = t_rl1 + t_rl2
+        info[k, k + 2] = t_wa / s2
+        info[k + 1, k + 1] = t_wbwb + t_wbtwb
+        info[k + 1, k + 2] = t_wb / s2
+        info[k + 2, k + 2] = n / (2 * s2**2)
+        return np.triu(info) + np.triu(info, 1).T
+
     def hessian(self, rho: float, lam: float) -> np.ndarray:
         """Analytic Hessian of the full log-likelihood in (beta, rho, lambda, sigma^2) at the profile optimum."""
         beta, u, e, s2 = self.parts(rho, lam)
@@ -511,13 +553,16 @@ def fit_sac_ml(
     W: sp.spmatrix | sp.sparray,
     channel: str,
     start: tuple[float, float] | None = None,
+    cov_type: Literal["expected", "observed"] = "expected",
 ) -> Estimate:
     """SAC (spatial lag and spatial error with the same W) by maximum likelihood (spreg 1.9 has none).
 
     Maximises the log-likelihood concentrated in (rho, lambda) with L-BFGS-B and an analytic gradient over
     the admissible interval (1/lambda_min, 1/lambda_max) of W; log-determinants exact from the eigenvalues of
-    W's connected components. The covariance is the inverse of minus the analytic Hessian of the full
-    log-likelihood in (beta, rho, lambda, sigma^2).
+    W's connected components. The covariance is the inverse of the expected information (Anselin 1988; as R
+    spatialreg's ``sacsarlm`` with ``method="eigen"``) or of minus the analytic observed Hessian of the full
+    log-likelihood in (beta, rho, lambda, sigma^2). If a component of W is too large for dense algebra
+    (> 3000 nodes), the observed Hessian is used whatever ``cov_type`` says (noted in ``message``).
 
     Parameters
     ----------
@@ -529,6 +574,8 @@ def fit_sac_ml(
         Weights channel; parameters ``rho_<channel>``, ``lambda_<channel>``.
     start : (float, float), optional
         Starting (rho, lambda); default the homoskedastic GS2SLS estimate, clipped into the interval.
+    cov_type : {"expected", "observed"}, default "expected"
+        Information matrix behind the covariance.
 
     Returns
     -------
@@ -553,8 +600,14 @@ def fit_sac_ml(
     rho, lam = (float(v) for v in res.x)
     beta, _, _, s2 = prof.parts(rho, lam)
     k = X.shape[1]
+    if cov_type not in ("expected", "observed"):
+        raise ValueError(f"cov_type must be 'expected' or 'observed', got {cov_type!r}")
+    note = ""
+    if cov_type == "expected" and prof.logdet.components is None:
+        cov_type, note = "observed", "covariance from the observed Hessian (a component of W is too large); "
+    info = prof.information(rho, lam) if cov_type == "expected" else -prof.hessian(rho, lam)
     with np.errstate(all="ignore"):
-        cov_full = np.linalg.inv(-prof.hessian(rho, lam))
+        cov_full = np.linalg.inv(info)
     at_bound = any(b is not None and abs(v - b) < 10 * eps for v in (rho, lam) for b in box[0])
     return Estimate(
         estimator="sac_ml",
@@ -566,5 +619,7 @@ def fit_sac_ml(
         log_likelihood=-float(res.fun),
         n_params_likelihood=k + 2,
         converged=bool(res.success) and not at_bound,
-        message=("rho or lambda at the bound of the admissible interval; " if at_bound else "") + str(res.message),
+        message=("rho or lambda at the bound of the admissible interval; " if at_bound else "") + note
+        + str(res.message),
+        diagnostics={"cov_type": cov_type, "bounds": [lo, hi]},
     )
