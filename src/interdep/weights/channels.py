@@ -1,0 +1,506 @@
+"""Interdependence channels built from the raw sources: one weight graph per year.
+
+A channel is one entry of ``weights:`` in the config (see ``docs/channels.md`` and :data:`DEFAULTS` for the
+keys). :func:`build_channel` reads the channel's raw file under ``raw_dir`` (layout of ``../shared/data``,
+see its PROVENANCE.md; ``file:`` overrides the path), builds the raw graph of each year on the panel's
+states of that year, then symmetrises, lags and transforms it (interdep.weights.graphs) and applies the
+island policy.
+
+Time lag: with ``lag: L`` the graph of year ``t`` is built from the source's year ``t - L`` on the states of
+year ``t``; a state new in ``t`` keeps the links the source gives it in ``t - L`` (usually none: an island).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from libpysal.graph import Graph
+
+from interdep.errors import InputError
+from interdep.io import read_table
+from interdep.weights.graphs import check_islands, graph_from_dyads, symmetrise_graph, transform_graph
+
+Plan = dict[int, tuple[int, np.ndarray]]  # target year -> (source year, ids of the target year)
+
+EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
+ATOP_OBLIGATIONS = ["atop_defense", "atop_offense", "atop_neutral", "atop_nonagg", "atop_consul"]
+COW_OBLIGATIONS = ["cow_defense", "cow_neutral", "cow_nonagg", "cow_entente"]
+
+COMMON = {"transform": "row", "islands": "keep", "symmetrise": False, "lag": 0}
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "contiguity": {"max_type": 1},
+    "distance": {
+        "source": "cshapes", "kernel": "inverse", "power": 1.0, "cutoff_km": None, "scale_km": 1000.0,
+        "k": 5, "floor_km": 1.0, "snapshot": "jan1",
+    },
+    "alliance": {"source": "atop", "obligation": "defense", "weighting": "binary"},
+    "igo": {"weighting": "count", "min_shared": 1},
+    "unga": {"variable": "idealpointall", "similarity": "exp", "scale": 1.0, "k": 5},
+    "dyads": {"value": "value", "mirror": False, "strict": True},
+}  # fmt: skip
+CHOICES: dict[str, tuple] = {
+    "transform": ("row", "spectral", "raw"),
+    "islands": ("keep", "fail"),
+    "source": ("cshapes", "capitals", "atop", "cow"),
+    "kernel": ("inverse", "exponential", "band", "knn"),
+    "snapshot": ("jan1", "dec31"),
+    "obligation": ("defense", "any"),
+    "weighting": ("binary", "count"),
+    "similarity": ("exp", "knn"),
+    "variable": ("idealpointall", "idealpointfp", "idealpointlegacy"),
+}
+POSITIVE = ("power", "cutoff_km", "scale_km", "floor_km", "scale")
+DEFAULT_FILES = {
+    "contiguity": "cow_contiguity/contdird_v3_2.csv",
+    ("distance", "cshapes"): "cshapes_mindist/cow_mindist_cshapes2_peacesciencer.csv.gz",
+    ("distance", "capitals"): "capitals/cow_capitals_peacesciencer.csv",
+    ("alliance", "atop", "binary"): "atop/atop5_1_ddyr_directed_peacesciencer.csv.gz",
+    ("alliance", "atop", "count"): "atop/atop5_1sy.csv",
+    ("alliance", "cow", "binary"): "cow_alliance/cow_alliance_v4_1_ddy_directed_peacesciencer.csv",
+    "igo": "cow_igo/cow_igo_ndy_peacesciencer.csv.gz",
+    "unga": "unga_idealpoints/IdealpointsJuly2025.csv",
+}
+
+
+# --------------------------------------------------------------------------------------------- entry points
+
+
+def build_channel(
+    spec: Mapping[str, Any],
+    ids_by_year: Mapping[int, Sequence[int]],
+    raw_dir: str | Path,
+) -> dict[int, Graph]:
+    """Build one channel's weight graph for every year of ``ids_by_year``.
+
+    Parameters
+    ----------
+    spec : mapping
+        One channel entry of the config: ``name``, ``type`` (contiguity, distance, alliance, igo, unga,
+        dyads), the common options ``transform`` (row | spectral | raw), ``islands`` (keep | fail),
+        ``symmetrise`` (bool), ``lag`` (int >= 0), optional ``file``, and the type's own keys
+        (:data:`DEFAULTS`).
+    ids_by_year : mapping of int to sequence of int
+        The panel's states (COW codes) in each year; each graph's ids are these, sorted.
+    raw_dir : path
+        Folder in the layout of ``../shared/data``; relative ``file:`` paths are taken from here.
+
+    Returns
+    -------
+    dict of int to libpysal.graph.Graph
+        Sorted by year, transformed as asked.
+
+    Raises
+    ------
+    InputError
+        Invalid spec (unknown key or value), missing or malformed source file, years outside the source's
+        coverage, a state without capital (capitals), or islands with ``islands: fail``.
+    """
+    spec = resolve_spec(spec)
+    path = channel_file(spec, raw_dir)
+    plan: Plan = {int(t): (int(t) - spec["lag"], np.unique(np.asarray(ids, dtype="int64")))
+                  for t, ids in sorted(ids_by_year.items())}  # fmt: skip
+    graphs = _BUILDERS[spec["type"]](spec, path, plan)
+    if spec["symmetrise"]:
+        graphs = {t: symmetrise_graph(g) for t, g in graphs.items()}
+    graphs = {t: transform_graph(g, spec["transform"]) for t, g in graphs.items()}
+    check_islands(graphs, spec["name"], spec["islands"])
+    return graphs
+
+
+def resolve_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a channel entry and fill in the defaults of its type.
+
+    Raises
+    ------
+    InputError
+        Naming the channel, the key and the value: unknown type or key, value not among the choices,
+        non-positive numbers, ``kernel: band`` without ``cutoff_km``, ``dyads`` without ``file``, or
+        ``weighting: count`` where the sources give no count (ATOP defence pacts, COW alliances).
+    """
+    name = spec.get("name", "<unnamed>")
+    where = f"weights channel {name!r}"
+    kind = spec.get("type")
+    if kind not in DEFAULTS:
+        raise InputError(f"unknown channel type; use one of {sorted(DEFAULTS)}", row=where, value=kind)
+    allowed = {"name", "type", "file", "description", *COMMON, *DEFAULTS[kind]}
+    unknown = sorted(set(spec) - allowed)
+    if unknown:
+        raise InputError(f"key(s) not used by a {kind} channel; allowed: {sorted(allowed)}", row=where,
+                         value=unknown)  # fmt: skip
+    out = {"name": name, "file": None, **COMMON, **DEFAULTS[kind], **spec}
+    _check_values(out, where)
+    return out
+
+
+def channel_file(spec: Mapping[str, Any], raw_dir: str | Path) -> Path:
+    """The raw file a (resolved) channel reads: ``file:`` if given (relative to ``raw_dir``), else the default."""
+    if spec.get("file"):
+        path = Path(spec["file"])
+        return path if path.is_absolute() else Path(raw_dir) / path
+    kind = spec["type"]
+    key: Any = kind
+    if kind == "distance":
+        key = (kind, spec["source"])
+    elif kind == "alliance":
+        key = (kind, spec["source"], spec["weighting"])
+    if key not in DEFAULT_FILES:
+        raise InputError("this channel type needs a file: key", row=f"weights channel {spec['name']!r}")
+    return Path(raw_dir) / DEFAULT_FILES[key]
+
+
+def _check_values(spec: dict[str, Any], where: str) -> None:
+    for key, choices in CHOICES.items():
+        if key in spec and spec[key] not in choices and not (key == "source" and spec["type"] == "dyads"):
+            raise InputError(f"{key} must be one of {list(choices)}", row=where, value=spec[key])
+    for key in POSITIVE:
+        val = spec.get(key)
+        if val is not None and (isinstance(val, bool) or not isinstance(val, int | float) or val <= 0):
+            raise InputError(f"{key} must be a positive number", row=where, value=val)
+    _check_ints(spec, where)
+    if spec["type"] == "contiguity" and spec["max_type"] not in (1, 2, 3, 4, 5):
+        raise InputError("max_type must be a COW contiguity type 1..5", row=where, value=spec["max_type"])
+    if spec["type"] == "distance" and spec["source"] not in ("cshapes", "capitals"):
+        raise InputError("distance source must be cshapes or capitals", row=where, value=spec["source"])
+    if spec["type"] == "alliance" and spec["source"] not in ("atop", "cow"):
+        raise InputError("alliance source must be atop or cow", row=where, value=spec["source"])
+    if spec["type"] == "distance" and spec["kernel"] == "band" and spec["cutoff_km"] is None:
+        raise InputError("kernel band needs cutoff_km", row=where)
+    if (
+        spec["type"] == "alliance"
+        and spec["weighting"] == "count"
+        and (spec["source"], spec["obligation"])
+        != (
+            "atop",
+            "any",
+        )
+    ):
+        raise InputError(
+            "weighting count (number of shared pacts) exists only for source atop with obligation any "
+            "(shared ATOP ids in atop5_1sy.csv; the member-level file with obligations is not available)",
+            row=where,
+            value=(spec["source"], spec["obligation"]),
+        )
+    if spec["type"] == "dyads" and not spec.get("file"):
+        raise InputError("a dyads channel needs file: (a table ccode1, ccode2, year, value)", row=where)
+
+
+def _check_ints(spec: dict[str, Any], where: str) -> None:
+    for key, low in (("lag", 0), ("k", 1), ("min_shared", 1), ("max_type", 1)):
+        val = spec.get(key)
+        if key in spec and (isinstance(val, bool) or not isinstance(val, int) or val < low):
+            raise InputError(f"{key} must be an integer >= {low}", row=where, value=val)
+    for key in ("symmetrise", "mirror", "strict"):
+        if key in spec and not isinstance(spec[key], bool):
+            raise InputError(f"{key} must be true or false", row=where, value=spec[key])
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+
+def read_source(path: str | Path, columns: Sequence[str]) -> pd.DataFrame:
+    """Read a raw table (cached by path, size and modification time) and check it has ``columns``.
+
+    The returned frame is shared between calls: do not modify it in place.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("raw source file not found (set raw_dir or the channel's file:)", file=str(path))
+    stat = path.stat()
+    table = _read_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise InputError(f"source lacks column(s) {missing}", file=str(path), value=list(table.columns))
+    return table
+
+
+@functools.lru_cache(maxsize=8)
+def _read_cached(path: str, mtime_ns: int, size: int) -> pd.DataFrame:  # noqa: ARG001 (cache key)
+    return read_table(path)
+
+
+def _check_coverage(table: pd.DataFrame, plan: Plan, path: Path, year_col: str = "year") -> None:
+    """Raise when a needed source year is outside the years the file covers (or a year is missing)."""
+    years = pd.to_numeric(table[year_col], errors="coerce")
+    if years.isna().any():
+        row = years.isna().idxmax()
+        raise InputError("missing or non-numeric year", file=str(path), row=row, value=table.at[row, year_col])
+    lo, hi = int(years.min()), int(years.max())
+    outside = sorted({s for s, _ in plan.values() if not lo <= s <= hi})
+    if outside:
+        raise InputError(f"source covers years {lo}-{hi}; needed (after lag)", file=str(path), value=outside)
+
+
+def _split_years(table: pd.DataFrame, plan: Plan, year_col: str = "year") -> dict[int, pd.DataFrame]:
+    """Rows of each needed source year."""
+    needed = {s for s, _ in plan.values()}
+    wanted = table[table[year_col].isin(needed)]
+    return {int(y): rows for y, rows in wanted.groupby(year_col)}
+
+
+def _rows(by_year: Mapping[int, pd.DataFrame], year: int, like: pd.DataFrame) -> pd.DataFrame:
+    return by_year.get(year, like.iloc[0:0])
+
+
+def _mirror(dyads: pd.DataFrame) -> pd.DataFrame:
+    """Both directions of non-directed dyads (columns ccode, neighbor)."""
+    flipped = dyads.rename(columns={"ccode": "neighbor", "neighbor": "ccode"})
+    return pd.concat([dyads, flipped])  # index kept: errors name the source row
+
+
+# --------------------------------------------------------------------------------------------- contiguity
+
+
+def _contiguity(spec: Mapping[str, Any], path: Path, plan: Plan) -> dict[int, Graph]:
+    """COW direct contiguity: link when the (minimum, within year) contiguity type is <= max_type.
+
+    The directed file lists both directions; a dyad listed twice in a year (type changed) is linked when
+    any of its types qualifies, i.e. when min(conttype) <= max_type.
+    """
+    table = read_source(path, ["state1no", "state2no", "year", "conttype"])
+    _check_coverage(table, plan, path)
+    table = table[pd.to_numeric(table["conttype"], errors="coerce") <= spec["max_type"]]
+    by_year = _split_years(table, plan)
+    out = {}
+    for t, (s, ids) in plan.items():
+        rows = _rows(by_year, s, table).rename(columns={"state1no": "ccode", "state2no": "neighbor"})
+        out[t] = graph_from_dyads(rows, ids, source=str(path))
+    return out
+
+
+# --------------------------------------------------------------------------------------------- distance
+
+
+def _distance(spec: Mapping[str, Any], path: Path, plan: Plan) -> dict[int, Graph]:
+    """Distance channel: CShapes minimum distance or great-circle distance between capitals, then a kernel."""
+    pairs = _cshapes_pairs if spec["source"] == "cshapes" else _capital_pairs
+    return {
+        t: graph_from_dyads(_distance_kernel(d, spec), ids, value="weight", source=str(path))
+        for t, (d, ids) in pairs(spec, path, plan).items()
+    }
+
+
+def _cshapes_pairs(spec: Mapping[str, Any], path: Path, plan: Plan) -> dict[int, tuple[pd.DataFrame, np.ndarray]]:
+    """Ordered pairs with CShapes minimum distance (km) among each year's states.
+
+    ``snapshot: jan1`` uses the source's year (distances on 1 January); ``dec31`` uses the next year's
+    1 January, i.e. the map at the end of the year (matching a state list taken on 31 December). A state
+    absent from the CShapes snapshot (e.g. one born during the year, with ``jan1``) has no distances.
+    """
+    shift = 1 if spec["snapshot"] == "dec31" else 0
+    table = read_source(path, ["ccode1", "ccode2", "year", "mindist"])
+    shifted = {t: (s + shift, ids) for t, (s, ids) in plan.items()}
+    _check_coverage(table, shifted, path)
+    by_year = _split_years(table, shifted)
+    out = {}
+    for t, (s, ids) in shifted.items():
+        rows = _rows(by_year, s, table)
+        rows = rows.rename(columns={"ccode1": "ccode", "ccode2": "neighbor", "mindist": "distance"})
+        rows = rows[rows["ccode"].isin(ids) & rows["neighbor"].isin(ids)]
+        out[t] = (_mirror(rows[["ccode", "neighbor", "distance"]]), ids)
+    return out
+
+
+def capitals_in_year(path: str | Path, year: int, ids: Sequence[int]) -> pd.DataFrame:
+    """Capital coordinates (ccode, lat, lng) of ``ids`` in ``year``, respecting the capitals' dates.
+
+    Rule: among the capital spells of a state that overlap the year, the one starting last (the capital at
+    the end of the year, or on the state's last day in it).
+
+    Raises
+    ------
+    InputError
+        A state without a capital spell overlapping the year (names the file, year and ccodes).
+    """
+    table = read_source(path, ["ccode", "stdate", "enddate", "lat", "lng"])
+    start = pd.to_datetime(table["stdate"], errors="coerce")
+    end = pd.to_datetime(table["enddate"], errors="coerce")
+    overlap = (start <= pd.Timestamp(year, 12, 31)) & (end >= pd.Timestamp(year, 1, 1))
+    spells = table.assign(_start=start)[overlap & table["ccode"].isin(ids)]
+    caps = spells.sort_values(["ccode", "_start"]).groupby("ccode").tail(1)
+    missing = sorted({int(i) for i in ids} - set(caps["ccode"].astype(int)))
+    if missing:
+        raise InputError(f"no capital for state(s) in {year}", file=str(path), value=missing)
+    return caps[["ccode", "lat", "lng"]].sort_values("ccode", ignore_index=True)
+
+
+def great_circle_km(lat1: np.ndarray, lng1: np.ndarray, lat2: np.ndarray, lng2: np.ndarray) -> np.ndarray:
+    """Haversine distance in km on a sphere of radius :data:`EARTH_RADIUS_KM` (degrees in, km out)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dlat, dlng = p2 - p1, np.radians(lng2) - np.radians(lng1)
+    a = np.sin(dlat / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlng / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def _capital_pairs(spec: Mapping[str, Any], path: Path, plan: Plan) -> dict[int, tuple[pd.DataFrame, np.ndarray]]:
+    del spec  # capitals carry no options
+    out = {}
+    for t, (s, ids) in plan.items():
+        caps = capitals_in_year(path, s, ids)
+        i, j = np.meshgrid(np.arange(len(caps)), np.arange(len(caps)), indexing="ij")
+        off = i != j
+        i, j = i[off], j[off]
+        lat, lng, code = caps["lat"].to_numpy(), caps["lng"].to_numpy(), caps["ccode"].to_numpy()
+        dist = great_circle_km(lat[i], lng[i], lat[j], lng[j])
+        out[t] = (pd.DataFrame({"ccode": code[i], "neighbor": code[j], "distance": dist}), ids)
+    return out
+
+
+def _kernel(
+    pairs: pd.DataFrame,
+    kernel: str,
+    *,
+    power: float = 1.0,
+    floor: float = 1.0,
+    scale: float = 1.0,
+    k: int = 5,
+    cutoff: float | None = None,
+) -> pd.DataFrame:
+    """Weights from distances (ccode, neighbor, distance) -> (ccode, neighbor, weight).
+
+    inverse: ``max(d, floor) ** -power``; exponential: ``exp(-d / scale)``; band: 1 when ``d <= cutoff``;
+    knn: 1 for the ``k`` nearest (ties broken by the lower ccode). ``cutoff``, when set, first drops pairs
+    farther apart, for every kernel.
+    """
+    d = pairs if cutoff is None else pairs[pairs["distance"] <= cutoff]
+    if kernel == "knn":
+        return _knn(d, k)
+    dist = d["distance"].to_numpy(dtype="float64")
+    if kernel == "inverse":
+        weight = np.maximum(dist, floor) ** -float(power)
+    elif kernel == "exponential":
+        weight = np.exp(-dist / float(scale))
+    elif kernel == "band":
+        weight = np.ones_like(dist)
+    else:
+        raise ValueError(f"unknown kernel {kernel!r}")
+    return pd.DataFrame({"ccode": d["ccode"].to_numpy(), "neighbor": d["neighbor"].to_numpy(), "weight": weight})
+
+
+def _distance_kernel(pairs: pd.DataFrame, spec: Mapping[str, Any]) -> pd.DataFrame:
+    return _kernel(pairs, spec["kernel"], power=spec["power"], floor=spec["floor_km"], scale=spec["scale_km"],
+                   k=spec["k"], cutoff=spec["cutoff_km"])  # fmt: skip
+
+
+def _knn(pairs: pd.DataFrame, k: int) -> pd.DataFrame:
+    nearest = pairs.sort_values(["ccode", "distance", "neighbor"]).groupby("ccode", sort=False).head(k)
+    return nearest[["ccode", "neighbor"]].assign(weight=1.0)
+
+
+# --------------------------------------------------------------------------------------------- alliance
+
+
+def _alliance(spec: Mapping[str, Any], path: Path, plan: Plan) -> dict[int, Graph]:
+    """Alliance channel: allied dyads (binary) or number of shared ATOP alliances (count)."""
+    if spec["weighting"] == "count":
+        return _atop_shared(path, plan)
+    flags = ATOP_OBLIGATIONS if spec["source"] == "atop" else COW_OBLIGATIONS
+    table = read_source(path, ["ccode1", "ccode2", "year", *flags])
+    _check_coverage(table, plan, path)
+    if spec["obligation"] == "defense":
+        table = table[table[flags[0]] == 1]
+    by_year = _split_years(table, plan)
+    out = {}
+    for t, (s, ids) in plan.items():
+        rows = _rows(by_year, s, table).rename(columns={"ccode1": "ccode", "ccode2": "neighbor"})
+        out[t] = graph_from_dyads(rows, ids, source=str(path))
+    return out
+
+
+def _atop_shared(path: Path, plan: Plan) -> dict[int, Graph]:
+    """Number of ATOP alliances (any obligation) two states share in a year, from atopid1..59 of atop5_1sy."""
+    table = read_source(path, ["state", "year", "atopid1"])
+    id_cols = [c for c in table.columns if c.startswith("atopid")]
+    _check_coverage(table, plan, path)
+    by_year = _split_years(table, plan)
+    out = {}
+    for t, (s, ids) in plan.items():
+        rows = _rows(by_year, s, table)
+        rows = rows[rows["state"].isin(ids)]
+        members = rows.melt(id_vars="state", value_vars=id_cols, value_name="atopid").dropna(subset=["atopid"])
+        members = members[members["atopid"].astype(str).str.strip() != ""][["state", "atopid"]]
+        members = members.drop_duplicates()
+        pairs = members.merge(members, on="atopid", suffixes=("", "_2"))
+        pairs = pairs[pairs["state"] != pairs["state_2"]]
+        counts = pairs.groupby(["state", "state_2"], as_index=False).size()
+        counts = counts.rename(columns={"state": "ccode", "state_2": "neighbor", "size": "count"})
+        out[t] = graph_from_dyads(counts, ids, value="count", source=str(path))
+    return out
+
+
+# --------------------------------------------------------------------------------------------- affinity
+
+
+def _igo(spec: Mapping[str, Any], path: Path, plan: Plan) -> dict[int, Graph]:
+    """Joint full IGO memberships (COW IGO, non-directed): count (or binary) when >= min_shared."""
+    table = read_source(path, ["ccode1", "ccode2", "year", "dyadigos"])
+    _check_coverage(table, plan, path)
+    table = table[table["dyadigos"] >= spec["min_shared"]]
+    by_year = _split_years(table, plan)
+    value = "dyadigos" if spec["weighting"] == "count" else None
+    out = {}
+    for t, (s, ids) in plan.items():
+        rows = _rows(by_year, s, table).rename(columns={"ccode1": "ccode", "ccode2": "neighbor"})
+        out[t] = graph_from_dyads(_mirror(rows), ids, value=value, source=str(path))
+    return out
+
+
+def _unga(spec: Mapping[str, Any], path: Path, plan: Plan) -> dict[int, Graph]:
+    """UNGA ideal-point similarity: ``exp(-|x_i - x_j| / scale)`` for all pairs, or the k most similar.
+
+    States without an ideal point that year (not UN members, no votes) are islands.
+    """
+    var = spec["variable"]
+    table = read_source(path, ["ccode", "year", var])
+    _check_coverage(table, plan, path)
+    by_year = _split_years(table, plan)
+    out = {}
+    for t, (s, ids) in plan.items():
+        rows = _rows(by_year, s, table)
+        x = rows[rows["ccode"].isin(ids)].dropna(subset=[var]).drop_duplicates("ccode")
+        code, val = x["ccode"].to_numpy(dtype="int64"), x[var].to_numpy(dtype="float64")
+        i, j = np.meshgrid(np.arange(code.size), np.arange(code.size), indexing="ij")
+        off = i != j
+        diff = pd.DataFrame({"ccode": code[i[off]], "neighbor": code[j[off]],
+                             "distance": np.abs(val[i[off]] - val[j[off]])})  # fmt: skip
+        kernel = "knn" if spec["similarity"] == "knn" else "exponential"
+        weights = _kernel(diff, kernel, scale=spec["scale"], k=spec["k"])
+        out[t] = graph_from_dyads(weights, ids, value="weight", source=str(path))
+    return out
+
+
+# --------------------------------------------------------------------------------------------- user-supplied
+
+
+def _dyads(spec: Mapping[str, Any], path: Path, plan: Plan) -> dict[int, Graph]:
+    """A user's dyad-year table ``ccode1, ccode2, year[, value]`` (directed unless ``mirror: true``).
+
+    ``value: null`` gives binary links. With ``strict: true`` (default) self links, duplicated dyads and
+    codes that are not among the panel's states that year stop the run, naming file, row and value.
+    """
+    value = spec["value"]
+    table = read_source(path, ["ccode1", "ccode2", "year"] + ([value] if value else []))
+    _check_coverage(table, plan, path)
+    by_year = _split_years(table, plan)
+    out = {}
+    for t, (s, ids) in plan.items():
+        rows = _rows(by_year, s, table).rename(columns={"ccode1": "ccode", "ccode2": "neighbor"})
+        rows = rows.set_axis(rows.index + 2)  # error rows are lines of the file (header = line 1)
+        if spec["mirror"]:
+            rows = _mirror(rows)
+        out[t] = graph_from_dyads(rows, ids, value=value, strict=spec["strict"], source=str(path))
+    return out
+
+
+_BUILDERS: dict[str, Callable[[Mapping[str, Any], Path, Plan], dict[int, Graph]]] = {
+    "contiguity": _contiguity,
+    "distance": _distance,
+    "alliance": _alliance,
+    "igo": _igo,
+    "unga": _unga,
+    "dyads": _dyads,
+}
