@@ -226,6 +226,7 @@ class _Parts:
     e0: np.ndarray
     el: np.ndarray  # (n, C)
     wy: np.ndarray  # (n, C) raw W_c y
+    qwy: np.ndarray  # (n, C) projected W_c y
 
 
 def _parts(design: Design) -> _Parts:
@@ -239,7 +240,7 @@ def _parts(design: Design) -> _Parts:
     coef, *_ = np.linalg.lstsq(Xt, yt, rcond=None) if Xt.shape[1] else (np.zeros((0, yt.shape[1])),)
     resid = yt - Xt @ coef
     return _Parts(Xt=Xt, b0=coef[:, 0], bl=coef[:, 1:], gram=resid.T @ resid, e0=resid[:, 0], el=resid[:, 1:],
-                  wy=wy)
+                  wy=wy, qwy=yt[:, 1:])
 
 
 def _ssr(gram: np.ndarray, rho: np.ndarray) -> float:
@@ -327,6 +328,29 @@ def _information(
     return info
 
 
+def _observed_information(design: Design, parts: _Parts, rho: np.ndarray, resid: np.ndarray,
+                          sigma2: float) -> np.ndarray:
+    """Minus the analytical Hessian of the log-likelihood in (beta, rho_1..rho_C, sigma2) (observed information,
+    fixed effects concentrated out)."""
+    C = len(design.channels)
+    k = parts.Xt.shape[1]
+    tr_gg = np.zeros((C, C))
+    for g in _per_year_g(design, rho):
+        for c in range(C):
+            for d in range(C):
+                tr_gg[c, d] += np.sum(g[c] * g[d].T)
+    n = design.n_obs
+    info = np.zeros((k + C + 1, k + C + 1))
+    info[:k, :k] = parts.Xt.T @ parts.Xt / sigma2
+    info[:k, k:k + C] = parts.Xt.T @ parts.qwy / sigma2
+    info[k:k + C, :k] = info[:k, k:k + C].T
+    info[k:k + C, k:k + C] = tr_gg + parts.qwy.T @ parts.qwy / sigma2
+    info[:k, -1] = info[-1, :k] = parts.Xt.T @ resid / sigma2**2
+    info[k:k + C, -1] = info[-1, k:k + C] = parts.qwy.T @ resid / sigma2**2
+    info[-1, -1] = -n / (2 * sigma2**2) + resid @ resid / sigma2**3
+    return info
+
+
 def _lee_yu(design: Design, dynamic: bool) -> tuple[bool, str]:
     if design.effects != "unit":
         return False, f"Lee-Yu sigma2 correction not applied (effects = {design.effects}; it is for unit effects)"
@@ -360,7 +384,7 @@ def stability(design: Design, rho: np.ndarray, tau: float, eta: np.ndarray) -> d
 
 
 def fit_sar_ml(design: Design, *, estimator: str = "sar_ml", lee_yu: bool = True,
-               dynamic: bool = False) -> Estimate:
+               dynamic: bool = False, information: str = "expected") -> Estimate:
     """Fit a SAR (or, with ``W_<channel>_<x>`` columns in the design, SDM) panel by maximum likelihood.
 
     Parameters
@@ -373,6 +397,10 @@ def fit_sar_ml(design: Design, *, estimator: str = "sar_ml", lee_yu: bool = True
         Apply the Lee-Yu (2010) correction where it is valid (unit effects, balanced, fixed W).
     dynamic : bool
         The design holds ``<outcome>_lag1`` / ``W_<channel>_<outcome>_lag1``; report the stability check.
+    information : {"expected", "observed"}
+        Covariance from the analytical expected information (default; Anselin 1988 / Lee 2004, as spreg and R
+        spatialreg) or from the analytical observed information (minus the Hessian at the estimate; no Lee-Yu
+        adjustment).
 
     Returns
     -------
@@ -381,10 +409,10 @@ def fit_sar_ml(design: Design, *, estimator: str = "sar_ml", lee_yu: bool = True
         ``rho_bounds``, ``lee_yu`` (bool), ``notes`` and, for dynamic models, ``stability``.
     """
     with single_thread_blas():
-        return _fit_sar_ml(design, estimator=estimator, lee_yu=lee_yu, dynamic=dynamic)
+        return _fit_sar_ml(design, estimator=estimator, lee_yu=lee_yu, dynamic=dynamic, information=information)
 
 
-def _fit_sar_ml(design: Design, *, estimator: str, lee_yu: bool, dynamic: bool) -> Estimate:
+def _fit_sar_ml(design: Design, *, estimator: str, lee_yu: bool, dynamic: bool, information: str) -> Estimate:
     t0 = time.perf_counter()
     if not design.channels:
         raise EstimationError(f"model {design.model_id!r}: {estimator} needs at least one weights channel")
@@ -404,7 +432,12 @@ def _fit_sar_ml(design: Design, *, estimator: str, lee_yu: bool, dynamic: bool) 
         sigma2, n_eff, scale = sigma2_ml * T / (T - 1), n * (T - 1) / T, (T - 1) / T
     elif apply_ly:
         ly_note = "Lee-Yu sigma2 correction not applied (switched off in the specification)"
-    info = _information(design, parts, rho, mu, sigma2, n_eff=n_eff, trace_scale=scale)
+    if information == "observed":
+        info = _observed_information(design, parts, rho, resid, sigma2_ml)
+    elif information == "expected":
+        info = _information(design, parts, rho, mu, sigma2, n_eff=n_eff, trace_scale=scale)
+    else:
+        raise ValueError(f"information must be 'expected' or 'observed', not {information!r}")
     try:
         cov_full = np.linalg.inv(info)
     except np.linalg.LinAlgError as err:
