@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
-from pathlib import Path
 
 import libpysal
 import numpy as np
@@ -13,47 +12,24 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import spreg
-from libpysal.graph import Graph
-from test_models_panel_helpers import simulate_panel
+from test_models_panel_helpers import COLUMBUS_SPEC, VALIDATION, int_graph, read_gal, simulate_panel
+from test_models_panel_helpers import columbus as columbus_data
 
 from interdep.models.design import build_design
 from interdep.models.panel_ml import fit_sar_ml, spectrum
 
-VALIDATION = Path(__file__).resolve().parents[2] / "shared" / "reference" / "validation"
 RTOL = 1e-5
-
-
-def read_gal(path: str | Path) -> libpysal.weights.W:
-    f = libpysal.io.open(str(path))
-    try:
-        return f.read()
-    finally:
-        f.close()
-
-
-def int_graph(w: libpysal.weights.W) -> Graph:
-    """A libpysal W with string ids -> row-standardised Graph with integer ids."""
-    g = Graph.from_W(w)
-    adj = g.adjacency
-    focal = [int(a) for a in adj.index.get_level_values(0)]
-    neighbor = [int(a) for a in adj.index.get_level_values(1)]
-    return Graph.from_arrays(focal, neighbor, adj.to_numpy()).transform("r")
 
 
 @pytest.fixture(scope="module")
 def columbus() -> tuple[pd.DataFrame, dict]:
-    if not (VALIDATION / "COL_OLD.csv").exists():
+    data = columbus_data()
+    if data is None:
         pytest.skip(f"validation data not found in {VALIDATION}")
-    df = pd.read_csv(VALIDATION / "COL_OLD.csv")
-    g = int_graph(read_gal(VALIDATION / "COL_nb.gal"))
-    # COL_nb.gal numbers the regions 1..49 in the row order of COL_OLD.csv (spdep's COL.nb)
-    panel = pd.DataFrame({"ccode": np.arange(1, 50), "year": 1980, "CRIME": df["CRIME"], "INC": df["INC"],
-                          "HOVAL": df["HOVAL"]})
-    return panel, {"nb": {1980: g}}
+    return data
 
 
-COL_SPEC = {"id": "columbus", "estimator": "sar_ml", "weights": ["nb"], "outcome": "CRIME",
-            "regressors": ["INC", "HOVAL"], "years": [1980], "effects": "none"}
+COL_SPEC = COLUMBUS_SPEC
 
 
 def test_columbus_ml_lag_matches_published(columbus):
