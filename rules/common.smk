@@ -1,6 +1,7 @@
 # Helpers shared by the rules: names derived from the (validated) config. No computation here.
 from interdep.config import check_config
-from interdep.workflow_inputs import channel_source_files, panel_source_files
+from interdep.panel.sources import verify_sources
+from interdep.workflow_inputs import channel_source_file, panel_source_files
 
 check_config(config, source="config")
 
@@ -36,10 +37,11 @@ FIGURES = ["map_contributions", "moran_scatter", "moran_by_year", "coefficients"
 FIGURE_FILES = [f"{RESULTS}/figures/{name}.{ext}" for name in FIGURES for ext in ("png", "pdf")]
 
 
-def all_source_files():
-    files = list(panel_source_files(config["panel"], RAW_DIR))
-    for spec in config["channels"].values():
-        files += channel_source_files(spec, RAW_DIR)
-    if TRUTH_FILE:
-        files.append(TRUTH_FILE)
-    return sorted(set(files))
+SOURCES_TABLE = "data/sources.csv"
+PANEL_SOURCES = panel_source_files(config["panel"], RAW_DIR)
+CHANNEL_SOURCES = {name: channel_source_file(name, spec, RAW_DIR) for name, spec in config["channels"].items()}
+SOURCE_FILES = sorted(
+    {*PANEL_SOURCES.values(), *CHANNEL_SOURCES.values(), *([TRUTH_FILE] if TRUTH_FILE else [])}
+)
+# Before the job graph is built: a missing source gets one message saying what to get and where.
+verify_sources(RAW_DIR, SOURCES_TABLE, files=SOURCE_FILES, presence_only=True)

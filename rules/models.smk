@@ -20,5 +20,7 @@ rule fit_model:
     resources:
         mem_mb=2000,
         runtime=30,
+    conda:
+        "../envs/interdep.yaml"
     script:
         "../scripts/fit_model.py"

@@ -16,13 +16,14 @@ rule tables:
         models=list(MODELS),
         channels=CHANNELS,
         truth_model=OUTPUTS.get("truth_model"),
-        out_dir=f"{RESULTS}/tables",
     log:
         f"{RESULTS}/logs/tables.log",
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../envs/interdep.yaml"
     script:
         "../scripts/make_tables.py"
 
@@ -46,7 +47,6 @@ rule figures:
         map_year=OUTPUTS.get("map_year"),
         outcome=OUTPUTS.get("moran_outcome", "log_contrib"),
         truth_model=OUTPUTS.get("truth_model"),
-        out_dir=f"{RESULTS}/figures",
         dataset=config["dataset"],
     log:
         f"{RESULTS}/logs/figures.log",
@@ -54,6 +54,8 @@ rule figures:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        "../envs/interdep.yaml"
     script:
         "../scripts/make_figures.py"
 
@@ -62,7 +64,7 @@ rule provenance:
     message:
         "Recording provenance: versions, input checksums, config, commit, seeds"
     input:
-        sources=all_source_files(),
+        sources=SOURCE_FILES,
         panel=f"{RESULTS}/panel.csv",
     output:
         f"{RESULTS}/provenance.json",
@@ -75,6 +77,8 @@ rule provenance:
     resources:
         mem_mb=500,
         runtime=5,
+    conda:
+        "../envs/interdep.yaml"
     script:
         "../scripts/write_provenance.py"
 
@@ -95,8 +99,6 @@ rule report:
         tables=list(TABLES),
         figures=FIGURES,
         models=list(MODELS),
-        tables_dir=f"{RESULTS}/tables",
-        figures_dir=f"{RESULTS}/figures",
         truth_model=OUTPUTS.get("truth_model"),
     log:
         f"{RESULTS}/logs/report.log",
@@ -104,5 +106,7 @@ rule report:
     resources:
         mem_mb=500,
         runtime=5,
+    conda:
+        "../envs/interdep.yaml"
     script:
         "../scripts/write_report.py"

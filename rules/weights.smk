@@ -3,13 +3,13 @@ rule weights:
         "Building the {wildcards.channel} weight graphs, one per year"
     input:
         panel=f"{RESULTS}/panel.csv",
-        sources=lambda wc: channel_source_files(config["channels"][wc.channel], RAW_DIR),
+        source=lambda wc: CHANNEL_SOURCES[wc.channel],
+        verified=f"{RESULTS}/sources_verified.csv",
     output:
         edges=f"{RESULTS}/weights/{{channel}}.csv",
         summary=f"{RESULTS}/weights/{{channel}}_summary.csv",
     params:
         spec=lambda wc: config["channels"][wc.channel],
-        raw_dir=RAW_DIR,
     log:
         f"{RESULTS}/logs/weights_{{channel}}.log",
     benchmark:
@@ -18,6 +18,8 @@ rule weights:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        "../envs/interdep.yaml"
     script:
         "../scripts/build_weights.py"
 
@@ -40,5 +42,7 @@ rule moran:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../envs/interdep.yaml"
     script:
         "../scripts/moran_by_year.py"

@@ -2,6 +2,8 @@
 
 from interdep.weights.channels import build_channel
 
+from pathlib import Path
+
 from interdep.io import read_table, write_table
 from interdep.panel.build import states_by_year
 from interdep.weights.graphs import check_islands, graphs_to_edge_list, summarise_graphs
@@ -11,7 +13,8 @@ with logged(snakemake.log[0]) as log:
     p = snakemake.params
     channel = snakemake.wildcards.channel
     ids_by_year = states_by_year(read_table(snakemake.input.panel))
-    graphs = build_channel(p.spec, ids_by_year, p.raw_dir)
+    source = Path(snakemake.input.source).resolve()
+    graphs = build_channel({**p.spec, "name": channel, "file": str(source)}, ids_by_year, source.parent)
     island_report = check_islands(graphs, channel, p.spec.get("islands", "keep"))
     log.info("%s islands by year:\n%s", channel, island_report.to_string())
     write_table(summarise_graphs(graphs), snakemake.output.summary)

@@ -28,7 +28,7 @@ with logged(snakemake.log[0]):
         coefficients=coefficients,
         outcome=p.outcome,
         map_year=year,
-        out_dir=p.out_dir,
+        out_dir=Path(snakemake.output[0]).parent,
         dataset=p.dataset,
         truth_table=truth,
         truth_model=p.truth_model,

@@ -17,7 +17,7 @@ with logged(snakemake.log[0]):
         weights_summaries={
             c: read_table(f) for c, f in zip(p.channels, snakemake.input.weights_summaries, strict=True)
         },
-        out_dir=p.out_dir,
+        out_dir=Path(snakemake.output[0]).parent,
         truth=json.loads(Path(snakemake.input.truth[0]).read_text()) if snakemake.input.truth else None,
         truth_model=p.truth_model,
     )

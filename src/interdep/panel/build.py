@@ -36,14 +36,12 @@ DEMO_CODEBOOK = [
 ]
 
 
-def build_panel(
-    options: dict[str, Any], raw_dir: str | Path, *, sources_table: str | Path = "data/sources.csv",
-    verify_checksums: bool = True,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def build_panel(options: dict[str, Any], raw_dir: str | Path = ".") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Build the panel named by ``options["source"]`` and return it with its codebook table.
 
-    Real sources are first checked against ``sources_table`` (presence, and sha256 unless
-    ``verify_checksums`` is false, which logs a warning).
+    Relative source paths in ``options`` are read from ``raw_dir`` (the Snakemake rule passes absolute ones).
+
+    Real sources are checked beforehand by the ``verify_sources`` rule (:func:`interdep.panel.sources.verify_sources`).
 
     Returns ``(panel, codebook)``; the codebook has columns ``column, label, unit, source, transformation``.
     """
@@ -55,9 +53,6 @@ def build_panel(
         file = str(path)
     else:
         from interdep.panel.real import build_real_panel
-        from interdep.panel.sources import verify_sources
-
-        verify_sources(raw_dir, sources_table, verify_checksums=verify_checksums)
         panel, codebook = build_real_panel(Path(raw_dir), options)
         file = f"panel built from {raw_dir}"
     validate_panel(panel, file)

@@ -217,8 +217,9 @@ def build_demo(out_dir: str | Path, seed: int = SEED) -> dict[str, Path]:
         "truth": out / "truth.json",
     }
     write_table(panel, paths["panel"])
-    write_table(contiguity_years[["ccode1", "ccode2", "year"]], paths["contiguity"])
-    write_table(bloc, paths["bloc"])
+    # dyad-year tables in the format of a user-supplied channel: ccode1, ccode2, year, value
+    write_table(contiguity_years[["ccode1", "ccode2", "year"]].assign(value=1), paths["contiguity"])
+    write_table(bloc.assign(value=1), paths["bloc"])
     write_table(capitals(states), paths["capitals"])
     truth = dict(TRUTH)
     truth.update(

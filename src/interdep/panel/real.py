@@ -134,7 +134,7 @@ def build_real_panel(raw_dir: Path, options: dict[str, Any]) -> tuple[pd.DataFra
     unknown = set(options) - OPTION_KEYS
     if unknown:
         raise InputError(f"unknown panel options {sorted(unknown)}; allowed: {sorted(OPTION_KEYS)}")
-    files = _files(raw_dir, options)
+    files = source_files(raw_dir, options)
     long, source_label = _read_contributions(raw_dir, options, files)
     years = _years(options, long)
     keys = countries.read_state_years(files["cow_states"], years)
@@ -152,7 +152,8 @@ def build_real_panel(raw_dir: Path, options: dict[str, Any]) -> tuple[pd.DataFra
     return panel, _codebook(panel, source_label)
 
 
-def _files(raw_dir: Path, options: dict[str, Any]) -> dict[str, Path]:
+def source_files(raw_dir: Path, options: dict[str, Any]) -> dict[str, Path]:
+    """Source key -> path of every file the real panel reads (``panel.files`` overrides the defaults)."""
     overrides = dict(options.get("files") or {})
     unknown = set(overrides) - set(DEFAULT_FILES)
     if unknown:

@@ -62,6 +62,8 @@ def verify_sources(
     sources_csv: str | Path,
     verify_checksums: bool = True,
     keys: Iterable[str] | None = None,
+    files: Iterable[str | Path] | None = None,
+    presence_only: bool = False,
 ) -> pd.DataFrame:
     """Check that each source file is present under ``raw_dir`` and (optionally) has the listed sha256.
 
@@ -75,6 +77,11 @@ def verify_sources(
         Compare sha256; when False a warning is logged (a newer release of a source is then accepted).
     keys : iterable of str, optional
         Only these sources (default: all rows of the table).
+    files : iterable of paths, optional
+        Only the rows whose file is one of these (the files a run reads); a file the table does not list
+        (a user-supplied table) must exist and is reported with status ``not in sources table``.
+    presence_only : bool
+        Check presence only (cheap; the Snakefile does it before building the job graph).
 
     Returns
     -------
@@ -94,6 +101,17 @@ def verify_sources(
         if unknown:
             raise InputError("unknown source keys", file=str(sources_csv), value=unknown)
         table = table[table["key"].isin(keys)]
+    extra: list[Path] = []
+    if files is not None:
+        wanted = {Path(f).resolve(): Path(f) for f in files}
+        listed = table["path"].map(lambda p: resolve(raw_dir, p).resolve())
+        table = table[listed.isin(wanted)]
+        extra = [f for r, f in wanted.items() if r not in set(listed)]
+        absent = [f for f in extra if not f.is_file()]
+        if absent:
+            raise InputError("input file not found", file=str(absent[0]))
+    if presence_only:
+        verify_checksums = True  # no warning: nothing is hashed here
     if not verify_checksums:
         log.warning("verify_checksums is false: the source files are NOT checked against the sha256 in %s; "
                     "results may differ from the documented release", sources_csv)
@@ -103,6 +121,8 @@ def verify_sources(
                  for r in missing]
         raise InputError(f"{len(missing)} source file(s) missing under raw_dir={raw_dir}:\n" + "\n".join(lines),
                          file=str(sources_csv))
+    if presence_only:
+        return table[["key", "path"]].assign(sha256="", status="present")
     rows, bad = [], []
     for r in table.itertuples():
         path = resolve(raw_dir, r.path)
@@ -116,4 +136,5 @@ def verify_sources(
             + "\n(a newer release? set verify_checksums: false to accept it; a warning is printed then)",
             file=str(sources_csv),
         )
+    rows += [("", str(f), sha256(f), "not in sources table") for f in sorted(extra)]
     return pd.DataFrame(rows, columns=["key", "path", "sha256", "status"])
