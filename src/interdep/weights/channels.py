@@ -306,7 +306,10 @@ def _cshapes_pairs(spec: Mapping[str, Any], path: Path, plan: Plan) -> dict[int,
 
 
 def capitals_in_year(path: str | Path, year: int, ids: Sequence[int]) -> pd.DataFrame:
-    """Capital coordinates (ccode, lat, lng) of ``ids`` in ``year``, respecting the capitals' dates.
+    """Capital coordinates (ccode, capital, lat, lng) of ``ids`` in ``year``, respecting the capitals' dates.
+
+    Coordinates are the source's, unchanged (note: peacesciencer's Brasilia, -10.33 / -53.2, is the centroid
+    of Brazil, about 800 km from the city; Riyadh is about 200 km off).
 
     Rule: among the capital spells of a state that overlap the year, the one starting last (the capital at
     the end of the year, or on the state's last day in it).
@@ -325,7 +328,8 @@ def capitals_in_year(path: str | Path, year: int, ids: Sequence[int]) -> pd.Data
     missing = sorted({int(i) for i in ids} - set(caps["ccode"].astype(int)))
     if missing:
         raise InputError(f"no capital for state(s) in {year}", file=str(path), value=missing)
-    return caps[["ccode", "lat", "lng"]].sort_values("ccode", ignore_index=True)
+    cols = ["ccode", "capital", "lat", "lng"] if "capital" in caps.columns else ["ccode", "lat", "lng"]
+    return caps[cols].sort_values("ccode", ignore_index=True)
 
 
 def great_circle_km(lat1: np.ndarray, lng1: np.ndarray, lat2: np.ndarray, lng2: np.ndarray) -> np.ndarray:
