@@ -1,11 +1,15 @@
 # interdep: raw sources -> panel -> weights (one per channel and year) -> models -> tables, figures, report.
 # Run `make run` (the demo) or `snakemake --configfile config/ipi.yaml --config raw_dir=PATH` (real data).
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The config file comes from the profile (profiles/default: config/config.yaml, the demo), so that
+# `--configfile config/ipi.yaml` replaces it instead of being merged into the demo's settings.
+if not config:
+    raise WorkflowError("no config: run with the default profile or give --configfile")
 
 
 validate(config, "config/schema.yaml")
