@@ -20,7 +20,13 @@ import pytest
 
 from interdep.errors import InputError
 from interdep.io import read_table, write_table
-from interdep.weights.channels import build_channel, capitals_in_year, great_circle_km, resolve_spec
+from interdep.weights.channels import (
+    build_channel,
+    capitals_in_year,
+    great_circle_km,
+    link_coordinates,
+    resolve_spec,
+)
 from interdep.weights.graphs import (
     dense,
     eigenvalues,
@@ -131,6 +137,16 @@ def test_cshapes_neighbours_within_950km_and_capital_distance(built, raw_dir):
     caps = capitals_in_year(raw_dir / "capitals" / "cow_capitals_peacesciencer.csv", 2000, [USA, CAN])
     km = great_circle_km(caps.lat.iloc[0], caps.lng.iloc[0], caps.lat.iloc[1], caps.lng.iloc[1])
     assert 700 < km < 770  # Washington - Ottawa, about 735 km
+
+
+@pytest.mark.realdata
+def test_link_coordinates_for_the_map(built, raw_dir):
+    g = built["contiguity"][0][2000]
+    links = link_coordinates(g, 2000, raw_dir / "capitals" / "cow_capitals_peacesciencer.csv")
+    assert list(links.columns) == ["ccode", "neighbor", "weight", "lat", "lng", "lat_neighbor", "lng_neighbor"]
+    assert len(links) == g.n_edges and links[["lat", "lng", "lat_neighbor", "lng_neighbor"]].notna().all().all()
+    usa_can = links.query("ccode == @USA and neighbor == @CAN").iloc[0]
+    assert usa_can.lat == pytest.approx(38.895, abs=0.01) and usa_can.lat_neighbor == pytest.approx(45.42, abs=0.01)
 
 
 @pytest.mark.realdata

@@ -332,6 +332,34 @@ def capitals_in_year(path: str | Path, year: int, ids: Sequence[int]) -> pd.Data
     return caps[cols].sort_values("ccode", ignore_index=True)
 
 
+def link_coordinates(g: Graph, year: int, capitals_file: str | Path) -> pd.DataFrame:
+    """The links of one year's graph with the capitals of both ends, for drawing them on a map.
+
+    Parameters
+    ----------
+    g : libpysal.graph.Graph
+        The channel's graph of ``year``.
+    year : int
+        Calendar year whose capitals are used (see :func:`capitals_in_year`).
+    capitals_file : path
+        ``capitals/cow_capitals_peacesciencer.csv`` under the raw folder, or a file with the same columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``ccode, neighbor, weight, lat, lng, lat_neighbor, lng_neighbor``, one row per directed link
+        (a symmetric pair appears twice), sorted; islands are not listed.
+    """
+    adj = g.adjacency.reset_index()
+    adj.columns = ["ccode", "neighbor", "weight"]
+    adj = adj[adj["ccode"] != adj["neighbor"]]
+    caps = capitals_in_year(capitals_file, year, g.unique_ids)[["ccode", "lat", "lng"]]
+    out = adj.merge(caps, on="ccode").merge(
+        caps.rename(columns={"ccode": "neighbor", "lat": "lat_neighbor", "lng": "lng_neighbor"}), on="neighbor"
+    )
+    return out.sort_values(["ccode", "neighbor"], ignore_index=True)
+
+
 def great_circle_km(lat1: np.ndarray, lng1: np.ndarray, lat2: np.ndarray, lng2: np.ndarray) -> np.ndarray:
     """Haversine distance in km on a sphere of radius :data:`EARTH_RADIUS_KM` (degrees in, km out)."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
