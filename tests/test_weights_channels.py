@@ -318,6 +318,13 @@ def test_user_dyads_strict_errors_name_file_line_and_value(tmp_path, rows, messa
     assert str(path) in str(err.value) and line in str(err.value)
 
 
+def test_user_dyads_mirrored_strict_error_names_the_file_line(tmp_path):
+    path = _write(tmp_path, "ccode1,ccode2,year,value\n2,20,2000,1\n20,2,2000,1\n")
+    spec = {"name": "t", "type": "dyads", "file": str(path), "mirror": True}
+    with pytest.raises(InputError, match=r"duplicated dyad.*row: 2.*\(20, 2\)"):
+        build_channel(spec, {2000: [2, 20]}, tmp_path)
+
+
 def test_user_dyads_lenient_drops_unknown_states_and_years_outside_fail(tmp_path):
     path = _write(tmp_path, "ccode1,ccode2,year,value\n2,20,2000,1\n2,999,2000,1\n")
     spec = {"name": "t", "type": "dyads", "file": str(path), "strict": False}

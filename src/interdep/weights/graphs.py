@@ -131,8 +131,10 @@ def _as_codes(col: pd.Series, name: str, source: str | None) -> pd.Series:
     num = pd.to_numeric(col, errors="coerce")
     bad = num.isna() | (num != np.round(num))
     if bad.any():
-        row = bad.idxmax()
-        raise InputError(f"column {name!r} holds a non-integer state code", file=source, row=row, value=col.loc[row])
+        pos = _first(bad)
+        raise InputError(
+            f"column {name!r} holds a non-integer state code", file=source, row=col.index[pos], value=col.iloc[pos]
+        )
     return num.astype("int64")
 
 
@@ -140,9 +142,12 @@ def _as_weights(col: pd.Series, name: str, source: str | None) -> pd.Series:
     num = pd.to_numeric(col, errors="coerce").astype("float64")
     bad = ~np.isfinite(num) | (num < 0)
     if bad.any():
-        row = bad.idxmax()
+        pos = _first(bad)
         raise InputError(
-            f"column {name!r} must hold finite, non-negative weights", file=source, row=row, value=col.loc[row]
+            f"column {name!r} must hold finite, non-negative weights",
+            file=source,
+            row=col.index[pos],
+            value=col.iloc[pos],
         )
     return num
 
@@ -151,13 +156,10 @@ def _restrict_dyads(frame: pd.DataFrame, ids: np.ndarray, *, strict: bool, sourc
     self_link = frame["ccode"] == frame["neighbor"]
     outside = ~frame["ccode"].isin(ids) | ~frame["neighbor"].isin(ids)
     if strict and self_link.any():
-        row = self_link.idxmax()
-        raise InputError(
-            "self link (a state is its own neighbour)", file=source, row=row, value=int(frame.at[row, "ccode"])
-        )
+        row, pair = _row_and_pair(frame, self_link)
+        raise InputError("self link (a state is its own neighbour)", file=source, row=row, value=pair)
     if strict and outside.any():
-        row = outside.idxmax()
-        pair = (int(frame.at[row, "ccode"]), int(frame.at[row, "neighbor"]))
+        row, pair = _row_and_pair(frame, outside)
         raise InputError("state code not among the panel's states that year", file=source, row=row, value=pair)
     return frame[~self_link & ~outside]
 
@@ -165,10 +167,19 @@ def _restrict_dyads(frame: pd.DataFrame, ids: np.ndarray, *, strict: bool, sourc
 def _deduplicate(frame: pd.DataFrame, *, strict: bool, source: str | None) -> pd.DataFrame:
     dup = frame.duplicated(["ccode", "neighbor"])
     if dup.any() and strict:
-        row = dup.idxmax()
-        pair = (int(frame.at[row, "ccode"]), int(frame.at[row, "neighbor"]))
+        row, pair = _row_and_pair(frame, dup)
         raise InputError("duplicated dyad", file=source, row=row, value=pair)
     return frame[~dup]
+
+
+def _first(mask: pd.Series) -> int:
+    """Position of the first True (index labels may repeat, e.g. after mirroring)."""
+    return int(np.flatnonzero(mask.to_numpy())[0])
+
+
+def _row_and_pair(frame: pd.DataFrame, mask: pd.Series) -> tuple[object, tuple[int, int]]:
+    pos = _first(mask)
+    return frame.index[pos], (int(frame["ccode"].iloc[pos]), int(frame["neighbor"].iloc[pos]))
 
 
 def _graph_from_frame(frame: pd.DataFrame, ids: np.ndarray) -> Graph:
