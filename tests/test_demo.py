@@ -12,7 +12,7 @@ from interdep.panel.demo import YEARS, build_demo
 
 def test_regeneration_is_byte_identical(repo, tmp_path):
     paths = build_demo(tmp_path)
-    for name, path in paths.items():
+    for path in paths.values():
         committed = repo / "data" / "demo" / path.name
         assert committed.read_bytes() == path.read_bytes(), f"data/demo/{path.name} differs from a regeneration"
     assert sorted(p.name for p in (repo / "data" / "demo").iterdir() if p.suffix != ".md") == sorted(
