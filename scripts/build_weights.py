@@ -1,11 +1,10 @@
 """Snakemake rule `weights`: one graph per year for one channel -> <channel>.csv + <channel>_summary.csv."""
 
-from interdep.weights.channels import build_channel
-
 from pathlib import Path
 
 from interdep.io import read_table, write_table
 from interdep.panel.build import states_by_year
+from interdep.weights.channels import build_channel
 from interdep.weights.graphs import check_islands, graphs_to_edge_list, summarise_graphs
 from interdep.workflow import logged
 
