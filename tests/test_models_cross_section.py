@@ -312,6 +312,38 @@ def test_sac_ml_with_islands_and_blocks_recovers_truth():
     assert np.all(np.abs(z) < 4), z
 
 
+def test_logdet_eigenvalues_symmetric_asymmetric_and_islands():
+    """The log-determinant (symmetrised, general and island paths) equals a dense slogdet."""
+    from interdep.models.cross_section import _LogDet, _symmetric_form
+
+    rng = np.random.default_rng(5)
+    m = 40
+    pts = rng.uniform(size=(m, 2))
+    d = np.linalg.norm(pts[:, None] - pts[None], axis=2)
+    sym = ((d < 0.3) & (d > 0)).astype(float) / (1 + d)  # weighted, symmetric
+    knn = np.zeros((m, m))
+    for i in range(m):
+        knn[i, np.argsort(d[i])[1:5]] = 1.0  # asymmetric pattern
+    blocks = []
+    for A in (sym, knn):
+        A[:2] = 0
+        A[:, :2] = 0
+        rs = A.sum(1, keepdims=True)
+        blocks.append(np.divide(A, rs, out=np.zeros_like(A), where=rs > 0))
+    assert _symmetric_form(sp.csr_matrix(blocks[0][2:, 2:])) is not None
+    assert _symmetric_form(sp.csr_matrix(blocks[1][2:, 2:])) is None
+    W = sp.block_diag(blocks + [blocks[0]], format="csr")  # a repeated block uses the cache
+    W.eliminate_zeros()  # block_diag of dense blocks stores zeros (fit_* drop them in input checks)
+    ld = _LogDet(W)
+    lo, hi = ld.bounds()
+    assert lo < -1 and hi == pytest.approx(1.0)
+    for r in (-0.8, 0.0, 0.35, 0.9):
+        expected = np.linalg.slogdet(np.eye(W.shape[0]) - r * W.toarray())[1]
+        np.testing.assert_allclose(ld(r), expected, rtol=1e-10, atol=1e-10)
+        h = 1e-6
+        np.testing.assert_allclose(ld.d1(r), (ld(r + h) - ld(r - h)) / (2 * h), rtol=1e-5, atol=1e-6)
+
+
 # ----------------------------------------------------------------------------------------- SLX
 def test_slx_equals_spreg_slx_and_impacts_follow_cov(columbus):
     import spreg

@@ -14,6 +14,7 @@ spreg's ``aic`` (spreg's ML_Error leaves lambda out; we count it).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import warnings
 from collections.abc import Callable, Sequence
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy import optimize, stats
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import breadth_first_order, connected_components
 from scipy.sparse.linalg import splu
 from spreg.error_sp_het import BaseGM_Endog_Error_Het
 from spreg.error_sp_hom import BaseGM_Endog_Error_Hom
@@ -56,7 +57,8 @@ def _check_inputs(
     if not (np.isfinite(y).all() and np.isfinite(X).all()):
         raise ValueError("y and X must be finite (no NaN or inf)")
     if W is not None:
-        W = sp.csr_matrix(W, dtype=float)
+        W = sp.csr_matrix(W, dtype=float, copy=True)
+        W.eliminate_zeros()  # explicit zeros would count as links (components, islands)
         if W.shape != (y.shape[0], y.shape[0]):
             raise ValueError(f"W must be {y.shape[0]} x {y.shape[0]}, got {W.shape}")
         if np.any(W.diagonal() != 0):
@@ -403,6 +405,32 @@ def fit_sac_gmm(
 
 
 # --------------------------------------------------------------------------------------------- ML SAC (ours)
+def _symmetric_form(Wc: sp.csr_matrix) -> np.ndarray | None:
+    """A symmetric S = D Wc D^-1 (D positive diagonal) if one exists, else None.
+
+    Such a D exists for a row-standardised symmetric graph (and any W with symmetric pattern whose ratios
+    W_ji / W_ij are consistent around every cycle); then Wc has the real eigenvalues of S, which the
+    symmetric solver finds faster and more accurately. D follows a breadth-first tree from node 0:
+    log d_i = log d_p + (log W_pi - log W_ip) / 2; every edge is then checked.
+    """
+    pattern = (Wc != 0).astype(np.int8)
+    if Wc.data.size == 0 or np.any(Wc.data < 0) or (pattern != pattern.T).nnz:
+        return None
+    order, pred = breadth_first_order(Wc, 0, directed=False)
+    if len(order) != Wc.shape[0]:
+        return None
+    dense = Wc.toarray()
+    logd = np.zeros(Wc.shape[0])
+    for i in order[1:]:
+        p = pred[i]
+        logd[i] = logd[p] + 0.5 * (np.log(dense[p, i]) - np.log(dense[i, p]))  # both > 0: same pattern
+    d = np.exp(logd - logd.mean())
+    S = d[:, None] * dense / d[None, :]
+    if np.max(np.abs(S - S.T)) > 1e-12 * np.max(np.abs(S)):
+        return None
+    return (S + S.T) / 2
+
+
 class _LogDet:
     """log|I - r W| and its first two derivatives in r.
 
@@ -421,7 +449,14 @@ class _LogDet:
         if sizes.max() <= max_dense:
             self.components = [np.flatnonzero(labels == c) for c in np.flatnonzero(sizes > 1)]
             parts = [np.zeros(int((sizes == 1).sum()))]
-            parts += [np.linalg.eigvals(W[idx][:, idx].toarray()) for idx in self.components]
+            cache: dict[bytes, np.ndarray] = {}  # identical blocks (a fixed W repeated over years) once
+            for idx in self.components:
+                Wc = sp.csr_matrix(W[idx][:, idx])
+                key = hashlib.sha1(b"".join(a.tobytes() for a in (Wc.indptr, Wc.indices, Wc.data))).digest()
+                if key not in cache:
+                    S = _symmetric_form(Wc)
+                    cache[key] = np.linalg.eigvals(Wc.toarray()) if S is None else np.linalg.eigvalsh(S)
+                parts.append(cache[key])
             self.eig = np.concatenate(parts)
 
     def bounds(self) -> tuple[float, float]:
