@@ -35,6 +35,7 @@ from interdep.weights.graphs import (
     islands,
     summarise_graphs,
 )
+from interdep.weights.moran import moran_by_year
 
 YEARS = range(1990, 2015)
 RAW_DIR = Path(os.environ.get("INTERDEP_RAW_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
@@ -147,6 +148,15 @@ def test_link_coordinates_for_the_map(built, raw_dir):
     assert len(links) == g.n_edges and links[["lat", "lng", "lat_neighbor", "lng_neighbor"]].notna().all().all()
     usa_can = links.query("ccode == @USA and neighbor == @CAN").iloc[0]
     assert usa_can.lat == pytest.approx(38.895, abs=0.01) and usa_can.lat_neighbor == pytest.approx(45.42, abs=0.01)
+
+
+@pytest.mark.realdata
+def test_moran_of_capital_latitude_under_contiguity_is_strongly_positive(built, raw_dir, ids):
+    caps = capitals_in_year(raw_dir / "capitals" / "cow_capitals_peacesciencer.csv", 2000, ids[2000])
+    panel = caps.assign(year=2000)[["ccode", "year", "lat"]]
+    result = moran_by_year(panel, built["contiguity"][0], "lat", permutations=199, seed=7)
+    assert list(result["year"]) == [2000]
+    assert result.loc[0, "moran_i"] > 0.5 and result.loc[0, "p_sim"] == pytest.approx(1 / 200)
 
 
 @pytest.mark.realdata
