@@ -15,15 +15,26 @@ if not config:
 validate(config, "config/schema.yaml")
 
 
-include: "rules/common.smk"
-include: "rules/data.smk"
-include: "rules/weights.smk"
-include: "rules/models.smk"
-include: "rules/outputs.smk"
+# A config with a `montecarlo:` section is a Monte Carlo study of the estimators (config/montecarlo.yaml).
+if "montecarlo" in config:
 
+    include: "rules/montecarlo.smk"
 
-rule all:
-    default_target: True
-    input:
-        f"{RESULTS}/report.html",
-        f"{RESULTS}/provenance.json",
+    rule all:
+        default_target: True
+        input:
+            MC_TARGETS,
+
+else:
+
+    include: "rules/common.smk"
+    include: "rules/data.smk"
+    include: "rules/weights.smk"
+    include: "rules/models.smk"
+    include: "rules/outputs.smk"
+
+    rule all:
+        default_target: True
+        input:
+            f"{RESULTS}/report.html",
+            f"{RESULTS}/provenance.json",
