@@ -12,7 +12,7 @@ from test_models_panel_helpers import columbus as columbus_data
 
 from interdep.models import impacts as imp
 from interdep.models.design import build_design
-from interdep.models.panel_ml import fit_sar_ml
+from interdep.models.panel_ml import fit_sar_ml, single_thread_blas
 from interdep.models.result import IMPACT_COLUMNS, Estimate
 
 RTOL = 1e-5
@@ -170,3 +170,29 @@ def test_linear_impacts_for_slx():
     np.testing.assert_allclose(total_se, np.sqrt(0.04 + 0.09 + 0.16 + 2 * 0.01))
     ols = imp.linear_impacts(est, ["x"], [])
     assert _value(ols, "x", "indirect") == 0.0
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """The private helpers called below run single-threaded, as spatial_impacts runs them."""
+    with single_thread_blas():
+        yield
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_chebyshev_interpolation_of_functionals_matches_exact(channels):
+    rho = (0.4, 0.2)[:channels]
+    panel, graphs = simulate_panel(n=120, t=3, rho=rho, theta=(0.3, -0.2, 0.1, 0.1)[: 2 * channels], seed=4)
+    spec = {"id": "m", "weights": list(graphs), "outcome": "y", "regressors": ["x1", "x2"]}
+    design = build_design(spec, panel, graphs, spatial_x=True)
+    est = fit_sar_ml(design)
+    lay = imp._layout(est, design)
+    draws, _ = imp._draws(est, lay, 300, 5, [(-0.99, 0.99)] * channels, design)
+    centre = est.params[lay.rho]
+    f, method = imp._interpolated_functionals(design, draws[:, lay.rho], centre)
+    assert method.startswith("Chebyshev")
+    exact = imp._exact_functionals(design, draws[:, lay.rho])
+    np.testing.assert_allclose(f.pack(), exact.pack(), rtol=1e-9)
+    beta, theta, rho_d = imp._split(draws, lay)
+    np.testing.assert_allclose(imp._combine(f, beta, theta, rho_d, design.n_obs),
+                               imp._dense(design, beta, theta, rho_d), rtol=1e-8, atol=1e-12)

@@ -8,7 +8,11 @@ are pooled with weights ``n_t`` (i.e. the mean over all state-years). Everything
 * one channel: from each distinct year's eigen-decomposition ``W_t = V diag(lam) V^-1``,
   ``tr(A^-1) = sum 1/(1 - rho lam)``, ``tr(A^-1 W) = sum lam/(1 - rho lam)``,
   ``1'A^-1 v = sum_i (1'V)_i (V^-1 v)_i / (1 - rho lam_i)``; so 1,000 draws cost a few matrix products;
-* several channels: from ``A_t^-1`` per distinct year and draw (batched dense inverses).
+* several channels, or a year whose eigenvectors are ill-conditioned (asymmetric W): point estimates from
+  ``A_t^-1`` per distinct year; for the draws, the few scalar functions of ``rho`` the impacts are linear in
+  (``tr A^-1``, ``tr A^-1 W_c``, ``1'A^-1 1``, ...) are interpolated by a tensor Chebyshev series over the box
+  of the drawn ``rho``'s, built from exact inverses at its nodes and checked against exact values at three draws
+  to 1e-10 (else every draw is computed exactly).
 
 In a multi-channel model the rows with ``channel = "all"`` give the effects of the whole system; rows with a
 channel name and ``effect = "indirect"`` split the indirect effect additively by the channel of the first
@@ -34,6 +38,7 @@ from interdep.models.result import IMPACT_COLUMNS, Estimate
 __all__ = ["linear_impacts", "spatial_impacts"]
 
 _CHUNK = 100
+_INTERPOLATE_ABOVE = 200  # draws; below, exact per-draw inverses are as cheap as the interpolation nodes
 
 
 @dataclass
@@ -130,47 +135,158 @@ def _groups(design: Design) -> list[tuple[list[np.ndarray], int]]:
     return [(g[0], g[1]) for g in groups.values()]
 
 
-def _dense(design: Design, beta: np.ndarray, theta: np.ndarray, rho: np.ndarray) -> np.ndarray:
-    """Impacts (D, K, 3 + C): direct, indirect, total, then the indirect part of each channel."""
-    D, K = beta.shape
-    C = rho.shape[1]
-    acc = np.zeros((D, K, 3 + C))
+@dataclass
+class _Functionals:
+    """Sums over years (weighted by multiplicity) of the scalar functions of rho the impacts are linear in.
+
+    ``tr`` = tr(A^-1), ``trw[c]`` = tr(A^-1 W_c), ``one`` = 1'A^-1 1, ``oner[c]`` = 1'A^-1 r_c,
+    ``trww[c, d]`` = tr(A^-1 W_c W_d), ``onewr[c, d]`` = 1'A^-1 W_c r_d (``r_c = W_c 1``); each with a leading
+    draw axis. ``sum_r[c]`` = 1'r_c does not depend on rho.
+    """
+
+    tr: np.ndarray
+    trw: np.ndarray
+    one: np.ndarray
+    oner: np.ndarray
+    trww: np.ndarray
+    onewr: np.ndarray
+    sum_r: np.ndarray
+
+    def pack(self) -> np.ndarray:
+        D = self.tr.shape[0]
+        return np.column_stack([self.tr, self.trw, self.one, self.oner, self.trww.reshape(D, -1),
+                                self.onewr.reshape(D, -1)])
+
+    @classmethod
+    def unpack(cls, flat: np.ndarray, C: int, sum_r: np.ndarray) -> _Functionals:
+        D = flat.shape[0]
+        i = np.cumsum([1, C, 1, C, C * C])
+        return cls(flat[:, 0], flat[:, i[0]:i[1]], flat[:, i[1]], flat[:, i[2]:i[3]],
+                   flat[:, i[3]:i[4]].reshape(D, C, C), flat[:, i[4]:].reshape(D, C, C), sum_r)
+
+
+def _exact_functionals(design: Design, rho: np.ndarray) -> _Functionals:
+    """The functionals at each row of ``rho`` (D, C) by dense per-year inverses (batched)."""
+    D, C = rho.shape
+    out = np.zeros((D, 2 + 2 * C + 2 * C * C))
+    sum_r = np.zeros(C)
     for mats, mult in _groups(design):
         n = mats[0].shape[0]
         r = [m.sum(axis=1) for m in mats]
-        ww = [[mats[c] @ mats[d] for d in range(C)] for c in range(C)]
-        wr = [[mats[c] @ r[d] for d in range(C)] for c in range(C)]
+        sum_r += mult * np.array([rc.sum() for rc in r])
+        ww = [mats[c] @ mats[d] for c in range(C) for d in range(C)]
+        wr = np.column_stack([mats[c] @ r[d] for c in range(C) for d in range(C)])
+        stack = np.stack(mats)
         for s in range(0, D, _CHUNK):
             sl = slice(s, min(D, s + _CHUNK))
-            a = np.eye(n)[None] - np.einsum("dc,cij->dij", rho[sl], np.stack(mats))
-            ainv = np.linalg.inv(a)
-            tr_a = np.trace(ainv, axis1=1, axis2=2)
-            tr_aw = np.stack([np.einsum("dij,ji->d", ainv, m) for m in mats], axis=1)  # (d, C)
+            ainv = np.linalg.inv(np.eye(n)[None] - np.einsum("dc,cij->dij", rho[sl], stack))
             row = ainv.sum(axis=1)  # 1'A^-1, (d, n)
-            one_a_one = row.sum(axis=1)
-            one_a_r = np.stack([row @ rc for rc in r], axis=1)  # (d, C)
-            bt, th = beta[sl], theta[sl]  # (d,K), (d,K,C)
-            direct = bt * tr_a[:, None] + np.einsum("dkc,dc->dk", th, tr_aw)
-            total = bt * one_a_one[:, None] + np.einsum("dkc,dc->dk", th, one_a_r)
-            acc[sl, :, 0] += mult * direct
-            acc[sl, :, 2] += mult * total
-            for c in range(C):
-                tr_awc_w = np.stack([np.einsum("dij,ji->d", ainv, ww[c][d]) for d in range(C)], axis=1)
-                one_awc_r = np.stack([row @ wr[c][d] for d in range(C)], axis=1)
-                tr_c = rho[sl, [c]] * (bt * tr_aw[:, [c]] + np.einsum("dke,de->dk", th, tr_awc_w))
-                sum_c = th[:, :, c] * r[c].sum() + rho[sl, [c]] * (
-                    bt * one_a_r[:, [c]] + np.einsum("dke,de->dk", th, one_awc_r))
-                acc[sl, :, 3 + c] += mult * (sum_c - tr_c)
-    acc /= design.n_obs
-    acc[:, :, 1] = acc[:, :, 2] - acc[:, :, 0]
-    return acc
+            cols = [np.trace(ainv, axis1=1, axis2=2)[:, None],
+                    np.stack([np.einsum("dij,ji->d", ainv, m) for m in mats], axis=1),
+                    row.sum(axis=1)[:, None],
+                    row @ np.column_stack(r),
+                    np.stack([np.einsum("dij,ji->d", ainv, m) for m in ww], axis=1),
+                    row @ wr]
+            out[sl] += mult * np.hstack(cols)
+    return _Functionals.unpack(out, C, sum_r)
+
+
+def _cheb_points(lo: float, hi: float, m: int) -> np.ndarray:
+    k = np.arange(m)
+    return (lo + hi) / 2 + (hi - lo) / 2 * np.cos((2 * k + 1) * np.pi / (2 * m))
+
+
+def _cheb_basis(x: np.ndarray, lo: float, hi: float, m: int) -> np.ndarray:
+    return np.polynomial.chebyshev.chebvander((2 * x - lo - hi) / (hi - lo), m - 1)
+
+
+def _interpolated_functionals(design: Design, rho: np.ndarray, centre: np.ndarray) -> tuple[_Functionals, str]:
+    """The functionals at many draws by tensor Chebyshev interpolation in rho, checked against exact values.
+
+    The functionals are rational in rho with poles where ``I - sum rho_c W_c`` is singular. The interpolation box
+    is spanned in the principal axes of the draws (a tight fit around the elongated cloud of correlated rho's,
+    which keeps the box clear of the singular set); the interpolant then converges geometrically. The degree is
+    raised until four draws (the extremes along the first axis, one at random, the farthest) agree with the exact
+    values to 1e-10 relative; otherwise every draw is computed exactly.
+    """
+    D, C = rho.shape
+    cov = np.atleast_2d(np.cov(rho, rowvar=False)) if D > C else np.eye(C)
+    _, axes = np.linalg.eigh(cov)
+    u = (rho - centre) @ axes  # principal coordinates
+    lo = np.minimum(u.min(axis=0), 0.0)
+    hi = np.maximum(u.max(axis=0), 0.0)
+    pad = 0.02 * (hi - lo) + 1e-9
+    lo, hi = lo - pad, hi + pad
+    far = int(np.argmax(np.sum(((u - lo) / (hi - lo) - 0.5) ** 2, axis=1)))
+    pick = [int(np.argmin(u[:, -1])), int(np.argmax(u[:, -1])), D // 2, far]
+    exact_check = _exact_functionals(design, rho[pick]).pack()
+    scale = np.maximum(np.abs(exact_check).max(axis=0), 1e-300)
+    for m in ((8, 14, 24, 40) if C == 1 else (6, 9, 13, 20)):
+        nodes_1d = [_cheb_points(lo[c], hi[c], m) for c in range(C)]
+        grid = np.stack(np.meshgrid(*nodes_1d, indexing="ij"), axis=-1).reshape(-1, C)
+        exact = _exact_functionals(design, centre + grid @ axes.T)
+        coef = exact.pack().reshape(*([m] * C), -1)
+        for c in range(C):  # solve the Vandermonde system along each axis
+            V = _cheb_basis(nodes_1d[c], lo[c], hi[c], m)
+            coef = np.moveaxis(np.tensordot(np.linalg.inv(V), np.moveaxis(coef, c, 0), axes=1), 0, c)
+        approx = _evaluate_tensor(coef, u[pick], lo, hi, m)
+        if np.max(np.abs(approx - exact_check) / scale) < 1e-10:
+            return (_Functionals.unpack(_evaluate_tensor(coef, u, lo, hi, m), C, exact.sum_r),
+                    f"Chebyshev interpolation in rho (degree {m - 1}, checked to 1e-10)")
+    return _exact_functionals(design, rho), "exact per-draw inverses"
+
+
+def _evaluate_tensor(coef: np.ndarray, points: np.ndarray, lo: np.ndarray, hi: np.ndarray, m: int) -> np.ndarray:
+    """Evaluate a tensor Chebyshev series ``coef`` (m, .., m, F) at ``points`` (P, C)."""
+    C = points.shape[1]
+    B = _cheb_basis(points[:, 0], lo[0], hi[0], m)
+    res = np.tensordot(B, coef, axes=1)  # (P, m, ..., F)
+    for c in range(1, C):
+        B = _cheb_basis(points[:, c], lo[c], hi[c], m)
+        res = np.einsum("pi,pi...->p...", B, res)
+    return res
+
+
+def _combine(f: _Functionals, beta: np.ndarray, theta: np.ndarray, rho: np.ndarray, n: int) -> np.ndarray:
+    """Impacts (D, K, 3 + C): direct, indirect, total, then the indirect part of each channel."""
+    D, K = beta.shape
+    C = rho.shape[1]
+    out = np.zeros((D, K, 3 + C))
+    out[:, :, 0] = beta * f.tr[:, None] + np.einsum("dkc,dc->dk", theta, f.trw)
+    out[:, :, 2] = beta * f.one[:, None] + np.einsum("dkc,dc->dk", theta, f.oner)
+    for c in range(C):
+        tr_c = rho[:, [c]] * (beta * f.trw[:, [c]] + np.einsum("dke,de->dk", theta, f.trww[:, c, :]))
+        sum_c = theta[:, :, c] * f.sum_r[c] + rho[:, [c]] * (
+            beta * f.oner[:, [c]] + np.einsum("dke,de->dk", theta, f.onewr[:, c, :]))
+        out[:, :, 3 + c] = sum_c - tr_c
+    out /= n
+    out[:, :, 1] = out[:, :, 2] - out[:, :, 0]
+    return out
+
+
+def _dense(design: Design, beta: np.ndarray, theta: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    """Impacts (D, K, 3 + C) from exact per-draw inverses."""
+    return _combine(_exact_functionals(design, rho), beta, theta, rho, design.n_obs)
 
 
 # ------------------------------------------------------------------------------------------- public
 
 
-def _draws(estimate: Estimate, lay: _Layout, draws: int, seed: int, bounds: list[tuple[float, float]]
-           ) -> tuple[np.ndarray, int]:
+def _jointly_admissible(design: Design, rho: np.ndarray) -> np.ndarray:
+    """Which rows of ``rho`` (D, C) keep ``I - sum_c rho_c W_ct`` invertible with positive determinant in every
+    year. ``sum_c |rho_c| max_i sum_j |w_cij| < 1`` suffices (no LU needed); other draws are checked by LU."""
+    norms = np.array([max(np.abs(w).sum(axis=1).max(initial=0.0) for w in design.weights[c])
+                      for c in design.channels])
+    ok = np.abs(rho) @ norms < 1
+    groups = _groups(design)
+    for d in np.flatnonzero(~ok):
+        ok[d] = all(np.linalg.slogdet(np.eye(m[0].shape[0]) - sum(r * w for r, w in zip(rho[d], m, strict=True)))[0]
+                    > 0 for m, _ in groups)
+    return ok
+
+
+def _draws(estimate: Estimate, lay: _Layout, draws: int, seed: int, bounds: list[tuple[float, float]],
+           design: Design) -> tuple[np.ndarray, int]:
     idx = sorted({*lay.beta, *[i for row in lay.theta for i in row if i is not None], *lay.rho})
     cov = estimate.cov[np.ix_(idx, idx)]
     vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
@@ -182,6 +298,8 @@ def _draws(estimate: Estimate, lay: _Layout, draws: int, seed: int, bounds: list
     ok = np.ones(draws, dtype=bool)
     for c, (lo, hi) in zip(lay.rho, bounds, strict=True):
         ok &= (full[:, c] > lo) & (full[:, c] < hi)
+    if len(lay.rho) > 1:
+        ok[ok] = _jointly_admissible(design, full[ok][:, lay.rho])
     return full[ok], int((~ok).sum())
 
 
@@ -217,19 +335,25 @@ def _spatial_impacts(estimate: Estimate, design: Design, *, draws: int, seed: in
     lay = _layout(estimate, design)
     bounds = [rho_bounds([s.lam for s in _spectra(design, c)]) for c in design.channels]
     eig = _eig_terms(design) if len(design.channels) == 1 else None
+    method = "eigen-decomposition per year" if eig is not None else "exact per-draw inverses"
 
-    def compute(p: np.ndarray) -> np.ndarray:
+    def compute(p: np.ndarray, interpolate: bool = False) -> np.ndarray:
+        nonlocal method
         beta, theta, rho = _split(p, lay)
         if eig is not None:
             return _one_channel(eig, design.n_obs, beta, theta, rho)
+        if interpolate:
+            f, method = _interpolated_functionals(design, rho, estimate.params[lay.rho])
+            return _combine(f, beta, theta, rho, design.n_obs)
         return _dense(design, beta, theta, rho)
 
     point = compute(estimate.params[None, :])[0]
-    sims, discarded = (_draws(estimate, lay, draws, seed, bounds) if draws else (np.zeros((0, 0)), 0))
-    sim = compute(sims) if len(sims) > 1 else None
+    sims, discarded = (_draws(estimate, lay, draws, seed, bounds, design) if draws else (np.zeros((0, 0)), 0))
+    interpolate = len(sims) > _INTERPOLATE_ABOVE and len(design.channels) <= 2
+    sim = compute(sims, interpolate) if len(sims) > 1 else None
     frame = _frame(point, sim, lay, level)
     frame.attrs.update(draws=draws, draws_used=0 if sim is None else len(sims), draws_discarded=discarded,
-                       seed=seed)
+                       seed=seed, method=method)
     return frame
 
 
