@@ -20,7 +20,6 @@ from pathlib import Path
 
 import libpysal
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 import spreg
 
@@ -41,7 +40,7 @@ def _best(fn, repeat: int) -> tuple[float, object]:
     return best, out
 
 
-def _asymmetric(panel: pd.DataFrame, graphs: dict, k: int = 5) -> dict:
+def _asymmetric(graphs: dict, k: int = 5) -> dict:
     """Replace each year's graph by an (asymmetric) KNN graph on random coordinates."""
     from libpysal.graph import Graph
 
@@ -70,7 +69,7 @@ def main() -> None:
 
     panel, graphs = simulate_panel(n=args.n, t=args.t, rho=(0.4,), varying=True, seed=2026, k=5)
     if args.asymmetric:
-        graphs = _asymmetric(panel, graphs)
+        graphs = _asymmetric(graphs)
         W = sp.block_diag([graphs["c0"][y].sparse for y in sorted(graphs["c0"])], format="csr")
         A = sp.identity(W.shape[0]) - 0.4 * W
         panel = panel.sort_values(["year", "ccode"]).reset_index(drop=True)

@@ -220,6 +220,10 @@ def _fit_json(spec: Mapping[str, Any], est_name: str, design: Design, est: Estim
     if "draws_discarded" in impacts.attrs and impacts.attrs["draws_discarded"]:
         notes.append(f"{impacts.attrs['draws_discarded']} impact draws discarded (rho outside its admissible "
                      "interval)")
+    if design.effects != "none" and est.aic is not None:
+        notes.append("AIC counts the coefficients and spatial parameters, not sigma2 or the fixed effects")
+    if "method" in impacts.attrs:
+        notes.append(f"impact draws computed by {impacts.attrs['method']}")
     gmm = est_name in ("sar_gmm", "sac")
     fit: dict[str, Any] = {
         "model_id": design.model_id,
