@@ -33,7 +33,13 @@ TABLE_FILES = (
     + [f"{RESULTS}/tables/{name}.{ext}" for name in ("impacts", "descriptives", "weights") for ext in ("md", "tex", "csv")]
     + ([f"{RESULTS}/tables/truth.{ext}" for ext in ("md", "tex", "csv")] if TRUTH_FILE else [])
 )
-FIGURES = ["map_contributions", "moran_scatter", "moran_by_year", "coefficients"] + (["truth"] if TRUTH_FILE else [])
+CAPITALS_FILE = f"{RAW_DIR}/{OUTPUTS.get('capitals', 'capitals/cow_capitals_peacesciencer.csv')}"
+FIGURES = (
+    ["map_contributions", "map_change", "moran_by_year"]
+    + [f"{kind}_{channel}" for kind in ("moran_scatter", "links") for channel in CHANNELS]
+    + ["coefficients", "impacts"]
+    + (["truth"] if TRUTH_FILE else [])
+)
 FIGURE_FILES = [f"{RESULTS}/figures/{name}.{ext}" for name in FIGURES for ext in ("png", "pdf")]
 
 
@@ -41,7 +47,7 @@ SOURCES_TABLE = "data/sources.csv"
 PANEL_SOURCES = panel_source_files(config["panel"], RAW_DIR)
 CHANNEL_SOURCES = {name: channel_source_file(name, spec, RAW_DIR) for name, spec in config["channels"].items()}
 SOURCE_FILES = sorted(
-    {*PANEL_SOURCES.values(), *CHANNEL_SOURCES.values(), *([TRUTH_FILE] if TRUTH_FILE else [])}
+    {*PANEL_SOURCES.values(), *CHANNEL_SOURCES.values(), CAPITALS_FILE, *([TRUTH_FILE] if TRUTH_FILE else [])}
 )
 # Before the job graph is built: a missing source gets one message saying what to get and where.
 verify_sources(RAW_DIR, SOURCES_TABLE, files=SOURCE_FILES, presence_only=True)

@@ -24,18 +24,14 @@ wildcard_constraints:
     chunk=r"\d{4}",
 
 
-def mc_design_spec(wildcards):
-    """The design's entry of the config (as data, so that a changed design reruns exactly its chunks)."""
-    return next(d for d in MC["designs"] if d["id"] == wildcards.design)
-
-
 rule montecarlo_chunk:
     message:
         "Monte Carlo: design {wildcards.design}, chunk {wildcards.chunk}"
     output:
         f"{RESULTS}/chunks/{{design}}/chunk_{{chunk}}.csv",
     params:
-        design=mc_design_spec,
+        # the design's config entry as data, so that a changed design reruns exactly its chunks
+        design=lambda wc: next(d for d in MC["designs"] if d["id"] == wc.design),
         estimators=lambda wc: {e: MC_ESTIMATORS[e] for e in MC_BY_ID[wc.design].estimators},
         replications=MC["replications"],
         chunk_size=MC["chunk_size"],

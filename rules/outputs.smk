@@ -33,9 +33,12 @@ rule figures:
         "Drawing the figures"
     input:
         panel=f"{RESULTS}/panel.csv",
+        codebook=f"{RESULTS}/codebook.md",
         moran=expand(f"{RESULTS}/weights/{{channel}}_moran.csv", channel=CHANNELS),
-        moran_edges=f"{RESULTS}/weights/{OUTPUTS.get('moran_channel') or CHANNELS[0]}.csv",
+        edges=expand(f"{RESULTS}/weights/{{channel}}.csv", channel=CHANNELS),
         coefficients=model_files("coefficients.csv"),
+        impacts=f"{RESULTS}/tables/impacts.csv",
+        capitals=CAPITALS_FILE,
         truth=[TRUTH_FILE] if TRUTH_FILE else [],
     output:
         FIGURE_FILES,
@@ -43,7 +46,6 @@ rule figures:
         figures=FIGURES,
         models=list(MODELS),
         channels=CHANNELS,
-        moran_channel=OUTPUTS.get("moran_channel") or CHANNELS[0],
         map_year=OUTPUTS.get("map_year"),
         outcome=OUTPUTS.get("moran_outcome", "log_contrib"),
         truth_model=OUTPUTS.get("truth_model"),

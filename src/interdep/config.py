@@ -14,7 +14,7 @@ def check_config(config: dict[str, Any], source: str = "config") -> None:
     """Raise :class:`InputError` naming the key and value of the first inconsistency found.
 
     Checked: model ids are unique; every model names known channels; a model's ``years`` are ordered;
-    every table lists known models; the truth model and Moran channel exist.
+    every table lists known models; the truth model exists.
     """
     channels = set(config.get("channels", {}))
     ids = [m["id"] for m in config.get("models", [])]
@@ -39,8 +39,6 @@ def check_config(config: dict[str, Any], source: str = "config") -> None:
                                  value=model_id)
     if outputs.get("truth_model") and outputs["truth_model"] not in ids:
         raise InputError("unknown model", file=source, row="outputs.truth_model", value=outputs["truth_model"])
-    if outputs.get("moran_channel") and outputs["moran_channel"] not in channels:
-        raise InputError("unknown channel", file=source, row="outputs.moran_channel", value=outputs["moran_channel"])
 
 
 def resolve_source(raw_dir: str | Path, path: str | Path, key: str = "file") -> Path:

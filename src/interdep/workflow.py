@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,5 +35,8 @@ def logged(log_path: str | Path) -> Iterator[logging.Logger]:
             print(f"ERROR: {err}", file=log)
             print(f"interdep: {type(err).__name__}: {err}", file=real_stderr)
             raise SystemExit(1) from None
+        except Exception:
+            traceback.print_exc(file=log)  # into the log: the log file is closed before Python would print it
+            raise
         finally:
             root.removeHandler(handler)

