@@ -30,7 +30,8 @@ class Estimate:
     sigma2: float
     n_obs: int
     log_likelihood: float | None = None
-    n_params_likelihood: int | None = None  # parameters counted in AIC: coefficients and spatial ones (not sigma2, as spreg)
+    # parameters counted in AIC: coefficients and spatial ones (not sigma2, as spreg does)
+    n_params_likelihood: int | None = None
     df_resid: int | None = None
     converged: bool = True
     message: str = ""
