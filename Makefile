@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CORES  ?= 2
 
-.PHONY: run test lint lock demo-data bench clean-results
+.PHONY: run test lint lock demo-data readme bench clean-results
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ lock: $(STAMP)
 # Regenerate the embedded demo (byte-identical; a test checks it)
 demo-data: $(STAMP)
 	$(BIN)/python -m interdep.panel.demo data/demo
+
+# Regenerate the README's artefact map and data-sources table (a test checks they are current)
+readme: $(STAMP)
+	$(BIN)/python -m interdep.outputs.readme
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_panel_sar.py

@@ -7,6 +7,7 @@ rerun, and that a config typo stops the run before anything is written.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -77,6 +78,21 @@ def test_every_contract_file_is_written(demo_run):
     assert not (edges["ccode"] == edges["neighbor"]).any()
     provenance = json.loads((results / "provenance.json").read_text())
     assert any(k.endswith("panel.csv") for k in provenance["inputs"]) and provenance["packages"]["spreg"]
+
+
+def test_every_table_and_figure_is_in_the_readme_map(demo_run):
+    from interdep.outputs.report import figure_and_table_map
+
+    patterns = []
+    for out in figure_and_table_map()["output"]:
+        stem, extensions = out.replace("results/<dataset>", "results/demo").rsplit(".", 1)
+        patterns.append(re.compile(re.sub(r"<\\w+>", r"\\w+", re.escape(stem).replace(r"\<", "<").replace(r"\>", ">"))
+                                   + rf"\.({extensions})"))
+    files = [p.relative_to(demo_run).as_posix() for p in (demo_run / "results" / "demo").glob("*/*.*")
+             if p.parent.name in ("tables", "figures")]
+    assert files
+    unmapped = [f for f in files if not any(pattern.fullmatch(f) for pattern in patterns)]
+    assert not unmapped, unmapped
 
 
 def test_true_rho_of_each_channel_lies_in_its_interval(demo_run):

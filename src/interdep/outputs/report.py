@@ -158,7 +158,8 @@ def render_report(*, dataset: str, table_names: Sequence[str], figure_names: Seq
 
 def figure_and_table_map() -> pd.DataFrame:
     """Every table and figure with its rule, script, output file and config keys (for the README)."""
-    rows = [("table", name, rule, script, f"results/<dataset>/tables/{name}.*", keys)
+    rows = [("table", file := ("regression_<table>" if name == "regression" else name), rule, script,
+             f"results/<dataset>/tables/{file}.md|tex|csv" + ("|html" if name == "regression" else ""), keys)
             for name, (_, rule, script, keys) in TABLES.items()]
     rows += [("figure", name.replace("{channel}", "<channel>"), rule, script,
               f"results/<dataset>/figures/{name.replace('{channel}', '<channel>')}.png|pdf", keys)
