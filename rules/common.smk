@@ -1,5 +1,5 @@
 # Helpers shared by the rules: names derived from the (validated) config. No computation here.
-from interdep.config import check_config
+from interdep.config import check_config, resolve_source
 from interdep.panel.sources import verify_sources
 from interdep.workflow_inputs import channel_source_file, panel_source_files
 
@@ -27,13 +27,16 @@ def model_files(name):
 
 
 TABLES = OUTPUTS.get("tables") or {"main": list(MODELS)}
-TRUTH_FILE = f"{RAW_DIR}/{OUTPUTS['truth']}" if OUTPUTS.get("truth") else None
+# paths from the config stay under raw_dir unless given as absolute paths (interdep.config.resolve_source)
+TRUTH_FILE = str(resolve_source(RAW_DIR, OUTPUTS["truth"], key="outputs.truth")) if OUTPUTS.get("truth") else None
 TABLE_FILES = (
     [f"{RESULTS}/tables/regression_{name}.{ext}" for name in TABLES for ext in ("md", "tex", "html", "csv")]
     + [f"{RESULTS}/tables/{name}.{ext}" for name in ("impacts", "descriptives", "weights") for ext in ("md", "tex", "csv")]
     + ([f"{RESULTS}/tables/truth.{ext}" for ext in ("md", "tex", "csv")] if TRUTH_FILE else [])
 )
-CAPITALS_FILE = f"{RAW_DIR}/{OUTPUTS.get('capitals', 'capitals/cow_capitals_peacesciencer.csv')}"
+CAPITALS_FILE = str(
+    resolve_source(RAW_DIR, OUTPUTS.get("capitals", "capitals/cow_capitals_peacesciencer.csv"), key="outputs.capitals")
+)
 FIGURES = (
     ["map_contributions", "map_change", "moran_by_year"]
     + [f"{kind}_{channel}" for kind in ("moran_scatter", "links") for channel in CHANNELS]

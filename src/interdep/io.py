@@ -3,6 +3,7 @@ files replaced atomically so that a killed job never leaves a half-written outpu
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import tempfile
@@ -19,7 +20,7 @@ def read_table(path: str | Path, **kwargs: Any) -> pd.DataFrame:
     """Read a CSV without pandas' NA guessing: only an empty field is missing.
 
     Namibia's ISO2 code "NA" and the word "None" stay text. Raises :class:`interdep.errors.InputError`
-    naming the file when it is missing or empty.
+    naming the file when it is missing, empty, unparseable or cut off inside its last row.
     """
     from interdep.errors import InputError
 
@@ -31,9 +32,44 @@ def read_table(path: str | Path, **kwargs: Any) -> pd.DataFrame:
     kwargs.setdefault("keep_default_na", False)
     kwargs.setdefault("na_values", [""])
     try:
-        return pd.read_csv(path, **kwargs)
+        table = pd.read_csv(path, **kwargs)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, EOFError, OSError) as err:
         raise InputError(f"cannot parse table ({err})", file=str(path)) from err
+    if "sep" not in kwargs and "delimiter" not in kwargs:
+        _check_last_line(path, len(table))
+    return table
+
+
+COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst", ".tar")
+
+
+def _check_last_line(path: Path, n_rows: int) -> None:
+    """Refuse a plain CSV cut off inside its last row (pandas fills the missing fields with NaN silently).
+
+    A file that ends without a line break and whose last line has fewer fields than the header was truncated
+    (an interrupted copy or download). Compressed files fail in the decompressor instead.
+    """
+    from interdep.errors import InputError
+
+    if path.suffix.lower() in COMPRESSED:
+        return
+    with open(path, "rb") as f:
+        header = f.readline()
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - (1 << 16)))
+        tail = f.read()
+    if tail.endswith((b"\n", b"\r")) or len(header) >= size:
+        return
+    last = tail.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
+    n_header, n_last = _n_fields(header.decode("utf-8", errors="replace").rstrip("\r\n")), _n_fields(last)
+    if n_last < n_header:
+        raise InputError(f"the file ends inside a row: its last line has {n_last} of {n_header} fields "
+                         "(truncated copy or download?)", file=str(path), row=n_rows + 1, value=last)
+
+
+def _n_fields(line: str) -> int:
+    return len(next(csv.reader([line]), []))
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:

@@ -79,8 +79,9 @@ def validate_panel(panel: pd.DataFrame, file: str) -> None:
         bad = (values.isna() & panel[column].notna()) | (values < 0)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
+            value = panel[column].iloc[row]
             raise InputError(f"{column} must be a non-negative number", file=file, row=row + 2,
-                             value=panel[column].iloc[row])
+                             value=value.item() if isinstance(value, np.generic) else value)
 
 
 def states_by_year(panel: pd.DataFrame) -> dict[int, list[int]]:

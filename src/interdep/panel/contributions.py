@@ -38,7 +38,7 @@ def _numeric(df: pd.DataFrame, column: str, *, file: str, na_means_zero: bool) -
     neg = values < 0
     if neg.any():
         i = int(np.flatnonzero(neg.to_numpy())[0])
-        raise InputError(f"negative count in column {column!r}", file=file, row=i + 2, value=raw.iloc[i])
+        raise InputError(f"negative count in column {column!r}", file=file, row=i + 2, value=float(values.iloc[i]))
     values = values.astype("float64")
     return values.fillna(0.0) if na_means_zero else values
 
@@ -67,6 +67,11 @@ def _years(raw: pd.Series, file: str) -> pd.Series:
     return years.astype("int64")
 
 
+def _has_rows(df: pd.DataFrame, file: str) -> None:
+    if df.empty:
+        raise InputError("contributions source has a header but no rows", file=file, value=list(df.columns))
+
+
 def _long(country: pd.Series, period: pd.Series, values: dict[str, pd.Series], total: pd.Series | None) -> pd.DataFrame:
     out = pd.DataFrame({"country": country.astype(str).str.strip(), "period": period})
     out["year"] = period.dt.year.astype("int64") if isinstance(period.dtype, pd.PeriodDtype) else period
@@ -93,6 +98,7 @@ def read_ipi_country_month(path: str | Path) -> pd.DataFrame:
     file = str(path)
     df = read_table(path, dtype={"Contributor": str, "Date": str})
     _require(df, ["Date", "Contributor", *IPI_COLUMNS.values()], file)
+    _has_rows(df, file)
     values = {t: _numeric(df, c, file=file, na_means_zero=True) for t, c in IPI_COLUMNS.items()}
     return _long(df["Contributor"], _months(df["Date"], file), values, None)
 
@@ -124,6 +130,7 @@ def read_contributions_table(path: str | Path, spec: dict[str, Any]) -> pd.DataF
     time_col = spec.get("year_column") or spec["date_column"]
     df = read_table(path, dtype={country_col: str, time_col: str})
     _require(df, [country_col, time_col, *value_cols.values()], file)
+    _has_rows(df, file)
     nz = bool(spec.get("na_means_zero", True))
     values = {t: _numeric(df, c, file=file, na_means_zero=nz) for t, c in value_cols.items()}
     period = _years(df[time_col], file) if "year_column" in spec else _months(df[time_col], file)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from interdep.config import resolve_source
 from interdep.errors import InputError
 from interdep.panel import contributions as contrib
 from interdep.panel import countries, covariates
@@ -136,7 +137,7 @@ def build_real_panel(raw_dir: Path, options: dict[str, Any]) -> tuple[pd.DataFra
         raise InputError(f"unknown panel options {sorted(unknown)}; allowed: {sorted(OPTION_KEYS)}")
     files = source_files(raw_dir, options)
     long, source_label = _read_contributions(raw_dir, options, files)
-    years = _years(options, long)
+    years = _years(options, long, long.attrs.get("file", ""))
     keys = countries.read_state_years(files["cow_states"], years)
     state_year, world = contrib.yearly_contributions(long)
     panel, nonmember = _outcomes(keys, state_year, world, years)
@@ -158,15 +159,18 @@ def source_files(raw_dir: Path, options: dict[str, Any]) -> dict[str, Path]:
     unknown = set(overrides) - set(DEFAULT_FILES)
     if unknown:
         raise InputError(f"unknown source keys in panel.files: {sorted(unknown)}; allowed: {sorted(DEFAULT_FILES)}")
-    return {k: resolve(raw_dir, overrides.get(k, v)) for k, v in DEFAULT_FILES.items()}
+    files = {k: resolve(raw_dir, v) for k, v in DEFAULT_FILES.items()}
+    files.update({k: resolve_source(raw_dir, v, key=f"panel.files.{k}") for k, v in overrides.items()})
+    return files
 
 
 def _read_contributions(raw_dir: Path, options: dict[str, Any], files: dict[str, Path]) -> tuple[pd.DataFrame, str]:
     source = options.get("source", "ipi")
     if source == "ipi":
         path = files["ipi_country_month"]
-        long = contrib.read_ipi_country_month(path)
-        return contrib.map_contributors(long, "name", file=str(path)), _IPI
+        long = contrib.map_contributors(contrib.read_ipi_country_month(path), "name", file=str(path))
+        long.attrs["file"] = str(path)
+        return long, _IPI
     if source != "table":
         raise InputError("panel.source must be ipi or table", value=source)
     spec = dict(options.get("contributions") or {})
@@ -176,20 +180,22 @@ def _read_contributions(raw_dir: Path, options: dict[str, Any], files: dict[str,
     for key in ("file", "country_column", "country_code", "value_columns"):
         if key not in spec:
             raise InputError(f"panel.contributions needs {key!r} when source is table", value=sorted(spec))
-    path = resolve(raw_dir, spec["file"])
+    path = resolve_source(raw_dir, spec["file"], key="panel.contributions.file")
     long = contrib.read_contributions_table(path, spec)
     xwalk = countries.read_gw_crosswalk(files["cw_gw_panel"]) if spec["country_code"] == "gwcode" else None
     long = contrib.map_contributors(long, spec["country_code"], file=str(path), crosswalk=xwalk)
+    long.attrs["file"] = str(path)
     return long, f"contributions table {path.name} (panel.contributions)"
 
 
-def _years(options: dict[str, Any], long: pd.DataFrame) -> tuple[int, int]:
+def _years(options: dict[str, Any], long: pd.DataFrame, file: str) -> tuple[int, int]:
     covered = sorted(long["year"].unique())
     lo, hi = options.get("years") or (covered[0], covered[-1])
     missing = sorted(set(range(int(lo), int(hi) + 1)) - set(covered))
     if lo > hi or missing:
-        raise InputError(f"panel.years {[lo, hi]} includes years the contributions source does not cover "
-                         f"(source covers {covered[0]}-{covered[-1]}; missing: {missing[:10]})")
+        raise InputError(f"panel.years includes years the contributions source does not cover "
+                         f"(source covers {covered[0]}-{covered[-1]}; missing: {missing[:10]})", file=file,
+                         row="panel.years", value=[int(lo), int(hi)])
     return int(lo), int(hi)
 
 

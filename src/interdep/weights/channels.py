@@ -108,7 +108,7 @@ def build_channel(
     if spec["symmetrise"]:
         graphs = {t: symmetrise_graph(g) for t, g in graphs.items()}
     graphs = {t: transform_graph(g, spec["transform"]) for t, g in graphs.items()}
-    check_islands(graphs, spec["name"], spec["islands"])
+    check_islands(graphs, spec["name"], spec["islands"], source=str(path))
     return graphs
 
 
@@ -138,10 +138,12 @@ def resolve_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def channel_file(spec: Mapping[str, Any], raw_dir: str | Path) -> Path:
-    """The raw file a (resolved) channel reads: ``file:`` if given (relative to ``raw_dir``), else the default."""
+    """The raw file a (resolved) channel reads: ``file:`` if given (relative to ``raw_dir``, which it may not
+    leave; an absolute path is taken as given), else the default."""
     if spec.get("file"):
-        path = Path(spec["file"])
-        return path if path.is_absolute() else Path(raw_dir) / path
+        from interdep.config import resolve_source
+
+        return resolve_source(raw_dir, spec["file"], key=f"channels.{spec['name']}.file")
     kind = spec["type"]
     key: Any = kind
     if kind == "distance":
@@ -225,6 +227,8 @@ def _read_cached(path: str, mtime_ns: int, size: int) -> pd.DataFrame:  # noqa: 
 
 def _check_coverage(table: pd.DataFrame, plan: Plan, path: Path, year_col: str = "year") -> None:
     """Raise when a needed source year is outside the years the file covers (or a year is missing)."""
+    if table.empty:
+        raise InputError("source has a header but no rows", file=str(path), value=list(table.columns))
     years = pd.to_numeric(table[year_col], errors="coerce")
     if years.isna().any():
         row = years.isna().idxmax()

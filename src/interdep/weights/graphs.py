@@ -285,7 +285,9 @@ def islands(g: Graph) -> list[int]:
     return [int(i) for i in g.isolates]
 
 
-def check_islands(graphs: Mapping[int, Graph], channel: str, policy: IslandPolicy = "keep") -> pd.DataFrame:
+def check_islands(
+    graphs: Mapping[int, Graph], channel: str, policy: IslandPolicy = "keep", *, source: str | None = None
+) -> pd.DataFrame:
     """Report the islands of a channel, or fail on them.
 
     Parameters
@@ -295,6 +297,8 @@ def check_islands(graphs: Mapping[int, Graph], channel: str, policy: IslandPolic
         Channel name, used in the message.
     policy : {"keep", "fail"}
         ``keep`` returns the report; ``fail`` raises when any year has an island.
+    source : str, optional
+        The channel's source file, named in the error.
 
     Returns
     -------
@@ -304,8 +308,8 @@ def check_islands(graphs: Mapping[int, Graph], channel: str, policy: IslandPolic
     Raises
     ------
     InputError
-        With ``policy="fail"``, naming the channel, the first year with islands and its islands; ``value``
-        holds all years and their islands.
+        With ``policy="fail"``, naming the source file, the channel, the first year with islands and (as
+        ``value``) that year's islands; the message counts the years with islands.
     """
     if policy not in ("keep", "fail"):
         raise ValueError(f"unknown island policy {policy!r}; use 'keep' or 'fail'")
@@ -314,10 +318,12 @@ def check_islands(graphs: Mapping[int, Graph], channel: str, policy: IslandPolic
     if found and policy == "fail":
         first = min(found)
         raise InputError(
-            f"channel {channel!r} has states without neighbours (islands) in {len(found)} year(s); "
-            f"first {first}: ccode {found[first]} (set islands: keep to keep them as zero rows)",
-            row=f"channel {channel}, year {first}",
-            value=found,
+            f"channel {channel!r} has states without neighbours (islands) in {len(found)} year(s) "
+            f"({min(found)}-{max(found)}); first {first}: ccode {found[first]} "
+            "(the config says islands: fail; set islands: keep to keep them as zero rows)",
+            file=source,
+            row=f"channels.{channel}.islands, year {first}",
+            value=found[first],
         )
     rows = [(channel, year, code) for year, codes in found.items() for code in codes]
     return pd.DataFrame(rows, columns=["channel", "year", "ccode"]).astype({"year": "int64", "ccode": "int64"})
