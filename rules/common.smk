@@ -19,7 +19,7 @@ wildcard_constraints:
 
 
 def model_weight_files(wildcards):
-    return [f"{RESULTS}/weights/{c}.csv" for c in MODELS[wildcards.model_id]["weights"]]
+    return [f"{RESULTS}/weights/{c}.csv" for c in MODELS[wildcards.model_id].get("weights", [])]
 
 
 def model_files(name):

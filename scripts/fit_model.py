@@ -13,7 +13,7 @@ with logged(snakemake.log[0]) as log:
     ids_by_year = states_by_year(panel)
     graphs = {
         channel: graphs_from_edge_list(read_table(path), ids_by_year)
-        for channel, path in zip(p.spec["weights"], snakemake.input.weights, strict=True)
+        for channel, path in zip(p.spec.get("weights", []), snakemake.input.weights, strict=True)
     }
     result = fit_model(p.spec, panel, graphs, seed=p.seed)
     log.info("%s", result.fit)

@@ -63,7 +63,7 @@ def test_every_contract_file_is_written(demo_run):
     for model in config["models"]:
         expected += [f"models/{model['id']}/{f}" for f in ("coefficients.csv", "fit.json", "impacts.csv", "sample.csv")]
     expected += ["tables/regression_main.md", "tables/regression_main.tex", "figures/map_contributions.png",
-                 "figures/moran_scatter.png", "figures/truth.png"]
+                 "figures/moran_scatter_contiguity.png", "figures/links_bloc.png", "figures/truth.png"]
     missing = [f for f in expected if not (results / f).is_file()]
     assert not missing, missing
     coefficients = pd.read_csv(results / "models" / "sar_contiguity_unit" / "coefficients.csv")
@@ -110,7 +110,7 @@ def test_report_shows_map_moran_and_truth(demo_run):
     page = (demo_run / "results" / "demo" / "report.html").read_text()
     assert "simulated" in page
     assert page.count("data:image/png;base64,") >= 5
-    assert 'id="fig-map_contributions"' in page and 'id="fig-moran_scatter"' in page
+    assert 'id="fig-map_contributions"' in page and 'id="fig-moran_scatter_contiguity"' in page
     assert "Estimates against the truth" in page
     assert "http://" not in page and "https://" not in page  # self-contained: nothing to fetch
 

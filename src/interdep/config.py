@@ -22,13 +22,13 @@ def check_config(config: dict[str, Any], source: str = "config") -> None:
     if duplicated:
         raise InputError("model id used twice", file=source, row="models[].id", value=duplicated[0])
     for index, model in enumerate(config.get("models", [])):
-        for channel in model["weights"]:
+        for channel in model.get("weights", []):
             if channel not in channels:
                 raise InputError(
                     f"model {model['id']!r} names an unknown channel (known: {', '.join(sorted(channels))})",
                     file=source, row=f"models[{index}].weights", value=channel,
                 )
-        years = model["years"]
+        years = model.get("years", [])
         if len(years) == 2 and years[0] > years[1]:
             raise InputError("years must be [first, last]", file=source, row=f"models[{index}].years", value=years)
     outputs = config.get("outputs", {}) or {}
