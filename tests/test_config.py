@@ -70,3 +70,19 @@ def test_relative_paths_cannot_leave_raw_dir(tmp_path):
     assert str(resolve_source(tmp_path, "/etc/hosts")) == "/etc/hosts"
     with pytest.raises(InputError, match="leaves raw_dir"):
         resolve_source(tmp_path, "../../etc/passwd")
+
+
+def test_model_schema_matches_the_estimation_engine(schema):
+    from interdep.models.fit import ESTIMATORS, SPEC_KEYS
+
+    model = schema["$defs"]["model"]
+    assert set(model["properties"]) == set(SPEC_KEYS)
+    assert set(model["properties"]["estimator"]["enum"]) == set(ESTIMATORS)
+
+
+def test_channel_schema_matches_the_channel_builder(schema):
+    from interdep.weights.channels import COMMON, DEFAULTS
+
+    keys = set(schema["$defs"]["channel"]["properties"])
+    assert keys == {"type", "file", "description", *COMMON, *(k for d in DEFAULTS.values() for k in d)}
+    assert set(schema["$defs"]["channel"]["properties"]["type"]["enum"]) == set(DEFAULTS)
