@@ -54,3 +54,14 @@ SOURCE_FILES = sorted(
 )
 # Before the job graph is built: a missing source gets one message saying what to get and where.
 verify_sources(RAW_DIR, SOURCES_TABLE, files=SOURCE_FILES, presence_only=True)
+# Checksums are checked per consumer (the panel, each channel, the rest), so that a changed source reruns exactly
+# the jobs that read it, not every job downstream of one check of all sources.
+VERIFY_GROUPS = {
+    "panel": sorted(set(PANEL_SOURCES.values())),
+    **{f"channel_{name}": [path] for name, path in CHANNEL_SOURCES.items()},
+    "outputs": sorted({CAPITALS_FILE, *([TRUTH_FILE] if TRUTH_FILE else [])}),
+}
+
+
+wildcard_constraints:
+    group="|".join(VERIFY_GROUPS),

@@ -1,17 +1,17 @@
 rule verify_sources:
     message:
-        "Checking the source files against {params.sources_table}"
+        "Checking the {wildcards.group} source files against {params.sources_table}"
     input:
-        SOURCE_FILES,
+        lambda wildcards: VERIFY_GROUPS[wildcards.group],
     output:
-        f"{RESULTS}/sources_verified.csv",
+        f"{RESULTS}/verified/{{group}}.csv",
     params:
         # where the sources table's relative paths are looked up (not an output prefix)
         raw_dir=lambda wildcards: RAW_DIR,
         sources_table=SOURCES_TABLE,
         verify_checksums=config.get("verify_checksums", True),
     log:
-        f"{RESULTS}/logs/verify_sources.log",
+        f"{RESULTS}/logs/verify_sources_{{group}}.log",
     threads: 1
     resources:
         mem_mb=500,
@@ -27,7 +27,7 @@ rule panel:
         "Building the state-year panel"
     input:
         **PANEL_SOURCES,
-        verified=f"{RESULTS}/sources_verified.csv",
+        verified=f"{RESULTS}/verified/panel.csv",
     output:
         panel=f"{RESULTS}/panel.csv",
         codebook=f"{RESULTS}/codebook.md",

@@ -67,6 +67,7 @@ rule provenance:
         "Recording provenance: versions, input checksums, config, commit, seeds"
     input:
         sources=SOURCE_FILES,
+        verified=f"{RESULTS}/verified/outputs.csv",
         panel=f"{RESULTS}/panel.csv",
     output:
         f"{RESULTS}/provenance.json",

@@ -4,7 +4,7 @@ rule weights:
     input:
         panel=f"{RESULTS}/panel.csv",
         source=lambda wc: CHANNEL_SOURCES[wc.channel],
-        verified=f"{RESULTS}/sources_verified.csv",
+        verified=f"{RESULTS}/verified/channel_{{channel}}.csv",
     output:
         edges=f"{RESULTS}/weights/{{channel}}.csv",
         summary=f"{RESULTS}/weights/{{channel}}_summary.csv",
