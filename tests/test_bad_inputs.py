@@ -236,7 +236,7 @@ CASES = [
     Case("channel year outside the source (lag)", _real_channel({"name": "land", "type": "contiguity", "lag": 300}),
          ("source covers years 1816-2016", "contdird_v3_2.csv", "[1700]"), real=True),
     # files
-    Case("empty source file", _ipi_panel(lambda ls: []), ("input file is empty", "ipi.csv"), real=True),
+    Case("empty source file", _ipi_panel(lambda _: []), ("input file is empty", "ipi.csv"), real=True),
     Case("header-only source file", _ipi_panel(lambda ls: ls[:1]),
          ("header but no rows", "ipi.csv", "['Date', 'Contributor', 'Troops', 'Police', 'Experts']"), real=True),
     Case("truncated source file (csv)",
@@ -426,7 +426,8 @@ WORKFLOW_CASES = [
                  _edit_config(lambda c: c["channels"]["bloc"].update(file="../../../../etc/hostname")), None,
                  ("relative path leaves raw_dir", "channels.bloc.file", "'../../../../etc/hostname'")),
     WorkflowCase("negative count in the demo panel",
-                 _edit_file("data/demo/panel.csv", _demo_cell(5, "contrib_total", "-5")), "results/demo/panel.csv", ("contrib_total must be a non-negative number", "row: 5", "value: -5")),
+                 _edit_file("data/demo/panel.csv", _demo_cell(5, "contrib_total", "-5")), "results/demo/panel.csv",
+                 ("contrib_total must be a non-negative number", "row: 5", "value: -5")),
     WorkflowCase("dyad self link", _edit_file("data/demo/contiguity.csv", _insert(4, "2,2,1995,1\n")),
                  "results/demo/weights/contiguity.csv", ("self link", "contiguity.csv", "row: 4", "(2, 2)")),
     WorkflowCase("island where the config forbids islands",
