@@ -14,7 +14,7 @@ rule verify_sources:
         f"{RESULTS}/logs/verify_sources_{{group}}.log",
     threads: 1
     resources:
-        mem_mb=500,
+        mem_mb=lambda wc, attempt: 500 * attempt,
         runtime=5,
     conda:
         "../envs/interdep.yaml"
@@ -41,7 +41,7 @@ rule panel:
         f"{RESULTS}/benchmarks/panel.tsv"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=10,
     conda:
         "../envs/interdep.yaml"

@@ -18,7 +18,7 @@ rule fit_model:
         f"{RESULTS}/benchmarks/model_{{model_id}}.tsv"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=30,
     conda:
         "../envs/interdep.yaml"

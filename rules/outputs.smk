@@ -20,7 +20,7 @@ rule tables:
         f"{RESULTS}/logs/tables.log",
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=lambda wc, attempt: 1000 * attempt,
         runtime=10,
     conda:
         "../envs/interdep.yaml"
@@ -54,7 +54,7 @@ rule figures:
         f"{RESULTS}/logs/figures.log",
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=10,
     conda:
         "../envs/interdep.yaml"
@@ -78,7 +78,7 @@ rule provenance:
         f"{RESULTS}/logs/provenance.log",
     threads: 1
     resources:
-        mem_mb=500,
+        mem_mb=lambda wc, attempt: 500 * attempt,
         runtime=5,
     conda:
         "../envs/interdep.yaml"
@@ -107,7 +107,7 @@ rule report:
         f"{RESULTS}/logs/report.log",
     threads: 1
     resources:
-        mem_mb=500,
+        mem_mb=lambda wc, attempt: 500 * attempt,
         runtime=5,
     conda:
         "../envs/interdep.yaml"

@@ -16,7 +16,7 @@ rule weights:
         f"{RESULTS}/benchmarks/weights_{{channel}}.tsv"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=10,
     conda:
         "../envs/interdep.yaml"
@@ -40,7 +40,7 @@ rule moran:
         f"{RESULTS}/logs/moran_{{channel}}.log",
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=lambda wc, attempt: 1000 * attempt,
         runtime=10,
     conda:
         "../envs/interdep.yaml"
