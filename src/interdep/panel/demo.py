@@ -9,8 +9,9 @@ Geography (what is real):
 
 What is simulated (and said so everywhere the demo is shown):
 
-- ``bloc``: a synthetic alliance-like channel. Each state starts in the bloc of its continent, 15 % start in a
-  random other bloc, and each year 2 % switch bloc; states in the same bloc are linked. It varies by year.
+- ``bloc``: a synthetic alliance-like channel. Each continent's states are split at random into blocs of about six,
+  15 % start in a random other bloc, and each year 2 % switch bloc; states in the same bloc are linked. It varies
+  by year.
 - covariates resembling GDP per capita, population (anchored on Natural Earth's 2019 estimates) and a
   polity2-like regime score, with trends and persistent noise;
 - the outcome: ``log_contrib`` is drawn from a two-channel spatial-lag process with two-way effects,
@@ -51,6 +52,7 @@ TRUTH = {
     "sd_time_effect": 0.3,
 }
 BLOC_SWITCH_PROBABILITY = 0.02
+BLOC_SIZE = 6
 BLOC_START_ELSEWHERE_PROBABILITY = 0.15
 
 
@@ -108,15 +110,24 @@ def capitals(states: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def bloc_memberships(states: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """Synthetic blocs by year: start at the continent's bloc, some elsewhere, a few switch each year."""
-    blocs = sorted(states["continent"].unique())
-    current = states["continent"].to_numpy().copy()
+    """Synthetic blocs by year: small regional blocs, some members from elsewhere, a few switches each year.
+
+    Each continent's states are split at random into blocs of about ``BLOC_SIZE`` members. Blocs are kept small
+    on purpose: with a few large blocs the spatial lag is nearly a bloc mean, which the unit and time effects
+    absorb, and rho is then only weakly identified (Lee 2007, J. Econometrics 140: 333-374).
+    """
+    blocs = np.empty(len(states), dtype=object)
+    for continent, rows in states.groupby("continent").indices.items():
+        n_blocs = max(1, round(len(rows) / BLOC_SIZE))
+        blocs[rows] = [f"{continent}{k}" for k in rng.permutation(np.arange(len(rows)) % n_blocs)]
+    names = sorted(set(blocs))
+    current = blocs.copy()
     elsewhere = rng.random(len(states)) < BLOC_START_ELSEWHERE_PROBABILITY
-    current[elsewhere] = rng.choice(blocs, size=int(elsewhere.sum()))
+    current[elsewhere] = rng.choice(names, size=int(elsewhere.sum()))
     frames = []
     for year in YEARS:
         switch = rng.random(len(states)) < BLOC_SWITCH_PROBABILITY
-        current[switch] = rng.choice(blocs, size=int(switch.sum()))
+        current[switch] = rng.choice(names, size=int(switch.sum()))
         frames.append(pd.DataFrame({"year": year, "ccode": states["ccode"].to_numpy(), "bloc": current.copy()}))
     return pd.concat(frames, ignore_index=True)
 
