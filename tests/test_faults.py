@@ -101,6 +101,7 @@ def test_killed_run_reruns_to_the_outputs_of_an_uninterrupted_run(tmp_path):
         os.killpg(proc.pid, signal.SIGKILL)  # the whole process group: Snakemake and its job, like a power cut
         proc.wait()
     assert not (results / "report.html").exists()
+    run(workdir, "--unlock")  # a killed Snakemake leaves its lock (Snakemake says so and names --unlock)
     run(workdir)  # the default profile sets rerun-incomplete
     assert snapshot(results) == snapshot(reference / "results" / "demo")
     counts, _ = planned(workdir)
