@@ -31,7 +31,7 @@ TABLES = OUTPUTS.get("tables") or {"main": list(MODELS)}
 TRUTH_FILE = str(resolve_source(RAW_DIR, OUTPUTS["truth"], key="outputs.truth")) if OUTPUTS.get("truth") else None
 TABLE_FILES = (
     [f"{RESULTS}/tables/regression_{name}.{ext}" for name in TABLES for ext in ("md", "tex", "html", "csv")]
-    + [f"{RESULTS}/tables/{name}.{ext}" for name in ("impacts", "descriptives", "weights") for ext in ("md", "tex", "csv")]
+    + [f"{RESULTS}/tables/{name}.{ext}" for name in ("impacts", "diagnostics", "descriptives", "weights") for ext in ("md", "tex", "csv")]
     + ([f"{RESULTS}/tables/truth.{ext}" for ext in ("md", "tex", "csv")] if TRUTH_FILE else [])
 )
 CAPITALS_FILE = str(
@@ -40,7 +40,7 @@ CAPITALS_FILE = str(
 FIGURES = (
     ["map_contributions", "map_change", "moran_by_year"]
     + [f"{kind}_{channel}" for kind in ("moran_scatter", "links") for channel in CHANNELS]
-    + ["coefficients", "impacts"]
+    + ["coefficients", "impacts", "profile_loglik"]
     + (["truth"] if TRUTH_FILE else [])
 )
 FIGURE_FILES = [f"{RESULTS}/figures/{name}.{ext}" for name in FIGURES for ext in ("png", "pdf")]

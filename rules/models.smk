@@ -9,6 +9,7 @@ rule fit_model:
         fit=f"{RESULTS}/models/{{model_id}}/fit.json",
         impacts=f"{RESULTS}/models/{{model_id}}/impacts.csv",
         sample=f"{RESULTS}/models/{{model_id}}/sample.csv",
+        profile=f"{RESULTS}/models/{{model_id}}/profile.csv",
     params:
         spec=lambda wc: MODELS[wc.model_id],
         seed=SEED,

@@ -37,6 +37,7 @@ rule figures:
         moran=expand(f"{RESULTS}/weights/{{channel}}_moran.csv", channel=CHANNELS),
         edges=expand(f"{RESULTS}/weights/{{channel}}.csv", channel=CHANNELS),
         coefficients=model_files("coefficients.csv"),
+        profiles=model_files("profile.csv"),
         impacts=f"{RESULTS}/tables/impacts.csv",
         capitals=CAPITALS_FILE,
         truth=[TRUTH_FILE] if TRUTH_FILE else [],

@@ -31,6 +31,8 @@ with logged(snakemake.log[0]):
         graphs=graphs,
         coefficients=coefficients,
         impacts=impacts,
+        profiles={m: prof for m, f in zip(p.models, snakemake.input.profiles, strict=True)
+                  if len(prof := read_table(f))},
         links={c: link_coordinates(g[year], year, snakemake.input.capitals) for c, g in graphs.items()},
         outcome=p.outcome,
         map_year=year,

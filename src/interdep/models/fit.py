@@ -28,13 +28,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from interdep.errors import InputError
 from interdep.models import cross_section as cs
 from interdep.models.design import EFFECTS, Design, build_design
 from interdep.models.impacts import linear_impacts, spatial_impacts
-from interdep.models.panel_ml import fit_sar_ml
+from interdep.models.panel_ml import fit_sar_ml, profile_log_likelihood
 from interdep.models.result import Estimate
 
 __all__ = ["ESTIMATORS", "SPEC_KEYS", "FitResult", "fit_model", "spec_schema"]
@@ -62,12 +63,15 @@ class FitResult:
         ``IMPACT_COLUMNS`` (impacts.csv).
     sample : pandas.DataFrame
         ``ccode, year`` of the rows used, in estimation order.
+    profile : pandas.DataFrame
+        ``channel, rho, log_likelihood`` along each rho (sar_ml / sdm_ml; empty for other estimators).
     """
 
     estimate: Estimate
     fit: dict[str, Any]
     impacts: pd.DataFrame
     sample: pd.DataFrame
+    profile: pd.DataFrame
 
 
 def spec_schema() -> dict[str, Any]:
@@ -206,8 +210,12 @@ def fit_model(
     estimate, impacts = _dispatch(est_name, spec, design, seed)
     estimate.impacts = impacts
     seconds = time.perf_counter() - t0
+    if est_name in ("sar_ml", "sdm_ml"):
+        profile = profile_log_likelihood(design, np.array(list(estimate.spatial("rho").values())))
+    else:
+        profile = pd.DataFrame(columns=["channel", "rho", "log_likelihood"])
     return FitResult(estimate=estimate, fit=_fit_json(spec, est_name, design, estimate, impacts, seconds, seed),
-                     impacts=impacts, sample=design.sample.reset_index(drop=True))
+                     impacts=impacts, sample=design.sample.reset_index(drop=True), profile=profile)
 
 
 def _fit_json(spec: Mapping[str, Any], est_name: str, design: Design, est: Estimate, impacts: pd.DataFrame,
@@ -249,6 +257,12 @@ def _fit_json(spec: Mapping[str, Any], est_name: str, design: Design, est: Estim
         "impact_draws": int(impacts.attrs.get("draws_used", 0)),
         "seed": seed,
     }
+    tests = ("lm_error", "lm_lag", "robust_lm_error", "robust_lm_lag", "sarma", "moran_i")
+    if any(t in est.diagnostics for t in tests):
+        fit["spatial_diagnostics"] = {
+            "channel": est.diagnostics.get("channel"),
+            **{t: {k: _num(v) for k, v in est.diagnostics[t].items()} for t in tests if t in est.diagnostics},
+        }
     lam = est.spatial("lambda")
     if lam:
         fit["lambda"] = {k: _num(v) for k, v in lam.items()}

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy import optimize
@@ -508,3 +509,36 @@ def _fit_sar_ml(design: Design, *, estimator: str, lee_yu: bool, dynamic: bool, 
 
 def _outcome_lag(names: list[str]) -> str:
     return next(nm for nm in names if nm.endswith("_lag1") and not nm.startswith("W_"))
+
+
+def profile_log_likelihood(design: Design, rho_hat: np.ndarray, *, points: int = 41,
+                           half_width: float = 0.3) -> pd.DataFrame:
+    """The log-likelihood concentrated in the betas and sigma2, along each channel's rho.
+
+    For one channel this is the profile log-likelihood; with several, each channel's rho moves while the others
+    stay at their estimates (a slice through the maximum). The grid spans ``rho_hat +- half_width`` within the
+    admissible interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``channel, rho, log_likelihood`` (``-inf`` where I - sum rho W is singular for some year).
+    """
+    with single_thread_blas():
+        parts = _parts(design)
+        n = design.n_obs
+        rows = []
+        jac = _LUJacobian(design) if len(design.channels) > 1 else None
+        logdet1 = _EigLogDet([s.lam for s in _spectra(design, design.channels[0])]) if jac is None else None
+        for c, channel in enumerate(design.channels):
+            lo, hi = rho_bounds([s.lam for s in _spectra(design, channel)])
+            margin = 1e-3 * (hi - lo)
+            grid = np.linspace(max(lo + margin, rho_hat[c] - half_width), min(hi - margin, rho_hat[c] + half_width),
+                               points)
+            for value in grid:
+                rho = np.array(rho_hat, dtype=float)
+                rho[c] = value
+                logdet = logdet1(value) if logdet1 is not None else jac(rho)[0]
+                ll = -0.5 * n * (np.log(2 * np.pi) + 1 + np.log(_ssr(parts.gram, rho) / n)) + logdet
+                rows.append((channel, float(value), float(ll)))
+    return pd.DataFrame(rows, columns=["channel", "rho", "log_likelihood"])

@@ -185,6 +185,30 @@ def coefficient_plot(coefficients: Mapping[str, pd.DataFrame], png_path: str | P
     save(fig, png_path)
 
 
+def profile_plot(profiles: Mapping[str, pd.DataFrame], png_path: str | Path) -> None:
+    """Log-likelihood along rho, relative to its maximum, for every spatial ML model and channel.
+
+    One channel: the profile likelihood. Several: a slice, the other rho's held at their estimates (dashed).
+    The dotted line at -1.92 marks the 95% likelihood-ratio interval of a profile.
+    """
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.2))
+    colours = iter(OKABE_ITO * 4)
+    for model_id, prof in profiles.items():
+        channels = list(dict.fromkeys(prof["channel"]))
+        for channel in channels:
+            part = prof[prof["channel"] == channel]
+            ll = part["log_likelihood"].to_numpy(dtype=float)
+            ax.plot(part["rho"], ll - np.nanmax(ll), color=next(colours), linewidth=1.2,
+                    linestyle="--" if len(channels) > 1 else "-", label=f"{model_id}: {channel}")
+    ax.axhline(-1.92, color="#999999", linewidth=0.6, linestyle=":")
+    ax.set_ylim(-12, 0.5)
+    ax.set_xlabel("rho")
+    ax.set_ylabel("log-likelihood minus its maximum")
+    ax.set_title("Log-likelihood along rho (dashed: slice with the other rho's at their estimates)")
+    ax.legend(frameon=False, fontsize=6, ncol=2)
+    save(fig, png_path)
+
+
 def truth_plot(table: pd.DataFrame, model_id: str, png_path: str | Path) -> None:
     """Estimates with 95% intervals beside the true values of the simulated demo."""
     fig, ax = plt.subplots(figsize=(WIDTH / 2 + 0.8, 0.45 * len(table) + 1.0))
@@ -202,7 +226,8 @@ def truth_plot(table: pd.DataFrame, model_id: str, png_path: str | Path) -> None
 
 def draw_figures(*, figures: Sequence[str], panel: pd.DataFrame, moran_tables: Mapping[str, pd.DataFrame],
                  graphs: Mapping[str, Mapping[int, object]], coefficients: Mapping[str, pd.DataFrame],
-                 impacts: pd.DataFrame, links: Mapping[str, pd.DataFrame], outcome: str, map_year: int,
+                 impacts: pd.DataFrame, links: Mapping[str, pd.DataFrame], profiles: Mapping[str, pd.DataFrame],
+                 outcome: str, map_year: int,
                  out_dir: str | Path, dataset: str = "", truth_table: pd.DataFrame | None = None,
                  truth_model: str | None = None) -> None:
     """Draw every figure named in ``figures`` into ``out_dir`` (PNG + PDF).
@@ -217,6 +242,7 @@ def draw_figures(*, figures: Sequence[str], panel: pd.DataFrame, moran_tables: M
         "moran_by_year": lambda p: moran_by_year(moran_tables, outcome, p),
         "coefficients": lambda p: coefficient_plot(coefficients, p),
         "impacts": lambda p: impacts_plot(impacts, p),
+        "profile_loglik": lambda p: profile_plot(profiles, p),
         "truth": lambda p: truth_plot(truth_table, truth_model, p),
     }
     for channel, by_year in graphs.items():

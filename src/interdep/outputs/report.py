@@ -33,6 +33,8 @@ FIGURES = {
                      "fit_model, figures", "scripts/fit_model.py, scripts/make_figures.py", "models"),
     "impacts": ("Direct, indirect and total impacts with 95% intervals from simulated parameter draws.",
                 "fit_model, tables, figures", "scripts/fit_model.py, scripts/make_figures.py", "models, seed"),
+    "profile_loglik": ("Log-likelihood along each rho of every spatial ML model, relative to its maximum.",
+                       "fit_model, figures", "scripts/fit_model.py, scripts/make_figures.py", "models"),
     "truth": ("Demo only: estimates of the truth model beside the true parameters of the simulation.",
               "fit_model, figures", "scripts/fit_model.py, scripts/make_figures.py",
               "outputs.truth, outputs.truth_model"),
@@ -56,6 +58,8 @@ TABLES = {
                    "fit_model, tables", "scripts/fit_model.py, scripts/make_tables.py", "models, outputs.tables"),
     "impacts": ("Direct, indirect and total impacts with simulated standard errors and 95% intervals.",
                 "fit_model, tables", "scripts/fit_model.py, scripts/make_tables.py", "models, seed"),
+    "diagnostics": ("Spatial diagnostics of OLS residuals: LM error, LM lag, their robust forms, SARMA, Moran's I.",
+                    "fit_model, tables", "scripts/fit_model.py, scripts/make_tables.py", "models (estimator: ols)"),
     "descriptives": ("Descriptive statistics of the panel.", "panel, tables",
                      "scripts/build_panel.py, scripts/make_tables.py", "panel"),
     "weights": ("Weight graphs per channel: size, links, islands, components, admissible rho.",
@@ -145,6 +149,8 @@ def render_report(*, dataset: str, table_names: Sequence[str], figure_names: Seq
         parts.append(_table_section(f"Table: {name}", "regression", body))
     impacts = read_table(tables_dir / "impacts.csv")
     parts.append(_table_section("Impacts", "impacts", tbl.to_html(tbl.impacts_display(impacts))))
+    parts.append(_table_section("Spatial diagnostics", "diagnostics",
+                                tbl.to_html(read_table(tables_dir / "diagnostics.csv"))))
     parts.append("<h2>Figures</h2>")
     parts += [_figure(figures_dir / f"{name}.png", name) for name in figure_names if name != "truth"]
     parts.append("<h2>Data and weights</h2>")

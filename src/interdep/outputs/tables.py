@@ -167,6 +167,24 @@ def weights_table(summaries: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+DIAGNOSTIC_LABELS = {"lm_error": "LM error", "lm_lag": "LM lag", "robust_lm_error": "Robust LM error",
+                     "robust_lm_lag": "Robust LM lag", "sarma": "SARMA", "moran_i": "Moran's I of residuals"}
+
+
+def diagnostics_table(models: Mapping[str, tuple[dict, pd.DataFrame]]) -> pd.DataFrame:
+    """Spatial diagnostics of OLS residuals (LM tests, Moran's I) of every model that has them."""
+    rows = []
+    for model_id, (fit, _) in models.items():
+        diag = fit.get("spatial_diagnostics")
+        if not diag:
+            continue
+        for key, label in DIAGNOSTIC_LABELS.items():
+            if key in diag:
+                d = diag[key]
+                rows.append((model_id, diag.get("channel"), label, d["statistic"], d.get("z"), d["p_value"]))
+    return pd.DataFrame(rows, columns=["model_id", "channel", "test", "statistic", "z", "p_value"])
+
+
 def truth_table(truth: Mapping[str, float], coefficients: pd.DataFrame) -> pd.DataFrame:
     """Estimates beside the true values of the demo's data-generating process, with interval coverage."""
     rows = []
@@ -266,6 +284,9 @@ def write_tables(*, model_dirs: Sequence[str | Path], tables: Mapping[str, Seque
     numbers = impacts_table(impacts, labels)
     _write_formats(out_dir, "impacts", impacts_display(numbers), numbers,
                    "Direct, indirect and total impacts; standard errors and 95% intervals from simulated draws.")
+    diagnostics = diagnostics_table(models)
+    _write_formats(out_dir, "diagnostics", diagnostics, diagnostics,
+                   "Lagrange multiplier tests (chi-squared) and Moran's I (z) of OLS residuals on the named channel.")
     desc = descriptives(panel, labels)
     _write_formats(out_dir, "descriptives", desc.drop(columns="column"), desc)
     weights = weights_table(weights_summaries)
