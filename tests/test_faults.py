@@ -31,9 +31,9 @@ SMALL_MODELS = ("ols_pooled", "sar_contiguity_2014", "sar_bloc_2014")
 SMALL_CONFIG = "config/small.yaml"
 
 
-def small_project(dest: Path) -> Path:
-    """A copy of the project with ``config/small.yaml``: the demo with three models and no truth outputs."""
-    workdir = copy_project(REPO, dest)
+def small_project(dest: Path, source: Path = REPO) -> Path:
+    """A copy of the project (of ``source``) with ``config/small.yaml``: the demo, three models, no truth outputs."""
+    workdir = copy_project(source, dest)
     config = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
     config["models"] = [m for m in config["models"] if m["id"] in SMALL_MODELS]
     config["outputs"] = {"tables": {"main": list(SMALL_MODELS)}, "map_year": 2014, "capitals": "capitals.csv"}
@@ -87,7 +87,7 @@ def test_complete_run_has_nothing_left_to_do():
 
 def test_killed_run_reruns_to_the_outputs_of_an_uninterrupted_run(tmp_path):
     reference = completed_small_demo()
-    workdir = small_project(tmp_path / "killed")
+    workdir = small_project(tmp_path / "killed", source=reference)  # the same code, even if the tree moved on
     results = workdir / "results" / "demo"
     proc = subprocess.Popen([SNAKEMAKE, "--cores", "1", "--configfile", SMALL_CONFIG], cwd=workdir,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
