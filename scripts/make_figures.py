@@ -36,6 +36,7 @@ with logged(snakemake.log[0]):
         links={c: link_coordinates(g[year], year, snakemake.input.capitals) for c, g in graphs.items()},
         outcome=p.outcome,
         map_year=year,
+        labels=labels,
         out_dir=Path(snakemake.output[0]).parent,
         dataset=p.dataset,
         truth_table=truth,

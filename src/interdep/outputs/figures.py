@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -22,6 +23,13 @@ OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "
 WIDTH = 6.5  # inches: a journal text width
 plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "figure.dpi": 150, "savefig.dpi": 150,
                      "axes.prop_cycle": plt.cycler(color=OKABE_ITO), "svg.hashsalt": "interdep"})
+
+
+COLORBAR = {"orientation": "horizontal", "shrink": 0.5, "pad": 0.02, "aspect": 40}
+
+
+def _footnote(fig: plt.Figure, text: str) -> None:
+    fig.text(0.01, 0.0, text, fontsize=6, va="bottom", ha="left", color="#444444")
 
 
 def save(fig: plt.Figure, png_path: str | Path) -> None:
@@ -47,12 +55,11 @@ def map_contributions(panel: pd.DataFrame, year: int, png_path: str | Path, data
     positive = merged[merged["contrib_total"] > 0].copy()
     positive["log10"] = np.log10(positive["contrib_total"])
     positive.plot(ax=ax, column="log10", cmap="viridis", edgecolor="#666666", linewidth=0.2, legend=True,
-                  legend_kwds={"label": "personnel contributed, log10 persons (yearly mean)", "shrink": 0.6})
+                  legend_kwds={"label": "personnel contributed, log10 persons (yearly mean)", **COLORBAR})
     simulated = " (simulated demo outcome)" if dataset == "demo" else ""
     ax.set_title(f"Contributions to UN peacekeeping, {year}{simulated}")
     ax.set_axis_off()
-    ax.annotate(f"Grey: none; hatched: not in the panel. Borders: {ATTRIBUTION}.", (0, -0.02),
-                xycoords="axes fraction", fontsize=6, va="top")
+    _footnote(fig, f"Grey: none; hatched: not in the panel. Borders: {ATTRIBUTION}.")
     save(fig, png_path)
 
 
@@ -68,12 +75,11 @@ def map_change(panel: pd.DataFrame, first: int, last: int, png_path: str | Path,
     limit = float(np.nanmax(np.abs(merged["change"]))) or 1.0
     merged[merged["change"].notna()].plot(ax=ax, column="change", cmap="PuOr", vmin=-limit, vmax=limit,
                                           edgecolor="#666666", linewidth=0.2, legend=True,
-                                          legend_kwds={"label": "change in log(1 + personnel)", "shrink": 0.6})
+                                          legend_kwds={"label": "change in log(1 + personnel)", **COLORBAR})
     simulated = " (simulated demo outcome)" if dataset == "demo" else ""
     ax.set_title(f"Change in contributions, {first} to {last}{simulated}")
     ax.set_axis_off()
-    ax.annotate(f"Hatched: not in the panel in both years. Borders: {ATTRIBUTION}.", (0, -0.02),
-                xycoords="axes fraction", fontsize=6, va="top")
+    _footnote(fig, f"Hatched: not in the panel in both years. Borders: {ATTRIBUTION}.")
     save(fig, png_path)
 
 
@@ -92,8 +98,7 @@ def channel_links(links: pd.DataFrame, channel: str, year: int, png_path: str | 
         ax.scatter(links["lng"], links["lat"], s=3, color=OKABE_ITO[5], zorder=3)
     ax.set_title(f"Channel {channel}: {len(links) // 2 if len(links) else 0} linked pairs (approx.), {year}")
     ax.set_axis_off()
-    ax.annotate(f"Lines join capitals of linked states. Borders: {ATTRIBUTION}.", (0, -0.02),
-                xycoords="axes fraction", fontsize=6, va="top")
+    _footnote(fig, f"Lines join capitals of linked states. Borders: {ATTRIBUTION}.")
     save(fig, png_path)
 
 
@@ -153,6 +158,7 @@ def moran_by_year(tables: Mapping[str, pd.DataFrame], outcome: str, png_path: st
         ax.scatter(t.loc[~significant, "year"], t.loc[~significant, "moran_i"], facecolor="white",
                    edgecolor=colour, s=14, zorder=3)
     ax.axhline(0, color="#999999", linewidth=0.5)
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("year")
     ax.set_ylabel("Moran's I")
     ax.set_title(f"Spatial autocorrelation of {outcome} by channel (filled: permutation p < 0.05)")
@@ -227,7 +233,7 @@ def truth_plot(table: pd.DataFrame, model_id: str, png_path: str | Path) -> None
 def draw_figures(*, figures: Sequence[str], panel: pd.DataFrame, moran_tables: Mapping[str, pd.DataFrame],
                  graphs: Mapping[str, Mapping[int, object]], coefficients: Mapping[str, pd.DataFrame],
                  impacts: pd.DataFrame, links: Mapping[str, pd.DataFrame], profiles: Mapping[str, pd.DataFrame],
-                 outcome: str, map_year: int,
+                 outcome: str, map_year: int, labels: Mapping[str, str] | None = None,
                  out_dir: str | Path, dataset: str = "", truth_table: pd.DataFrame | None = None,
                  truth_model: str | None = None) -> None:
     """Draw every figure named in ``figures`` into ``out_dir`` (PNG + PDF).
@@ -240,7 +246,7 @@ def draw_figures(*, figures: Sequence[str], panel: pd.DataFrame, moran_tables: M
         "map_contributions": lambda p: map_contributions(panel, map_year, p, dataset),
         "map_change": lambda p: map_change(panel, first, map_year, p, dataset),
         "moran_by_year": lambda p: moran_by_year(moran_tables, outcome, p),
-        "coefficients": lambda p: coefficient_plot(coefficients, p),
+        "coefficients": lambda p: coefficient_plot(coefficients, p, labels),
         "impacts": lambda p: impacts_plot(impacts, p),
         "profile_loglik": lambda p: profile_plot(profiles, p),
         "truth": lambda p: truth_plot(truth_table, truth_model, p),
