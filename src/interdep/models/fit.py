@@ -35,7 +35,7 @@ from interdep.errors import InputError
 from interdep.models import cross_section as cs
 from interdep.models.design import EFFECTS, Design, build_design
 from interdep.models.impacts import linear_impacts, spatial_impacts
-from interdep.models.panel_ml import fit_sar_ml, profile_log_likelihood
+from interdep.models.panel_ml import at_bound, channel_bounds, fit_sar_ml, profile_log_likelihood
 from interdep.models.result import Estimate
 
 __all__ = ["ESTIMATORS", "SPEC_KEYS", "FitResult", "fit_model", "spec_schema"]
@@ -165,6 +165,29 @@ def _dispatch(est_name: str, spec: Mapping[str, Any], design: Design, seed: int)
     return est, linear_impacts(est, design.regressors, [])
 
 
+# spreg's own searches, narrower than the admissible interval: an estimate there was clipped, not found
+_SPREG_SEARCH = {("sac", "lambda"): (-0.99, 0.99), ("sem_ml", "lambda"): (-1.0, 1.0)}
+
+
+def _flag_inadmissible(est: Estimate, design: Design, est_name: str) -> None:
+    """Mark an estimate not converged when a spatial parameter sits outside or at the edge of its admissible
+    interval (from the eigenvalues of every year's W), or at the edge of spreg's search: GMM estimators have no
+    such constraint of their own, and spreg searches fixed intervals whatever W is."""
+    for term, value in zip(est.terms, est.params, strict=True):
+        prefix, _, channel = term.partition("_")
+        if prefix not in ("rho", "lambda") or channel not in design.channels:
+            continue
+        bounds = channel_bounds(design, channel)
+        search = _SPREG_SEARCH.get((est_name, prefix))
+        if search is not None:
+            bounds = (max(bounds[0], search[0]), min(bounds[1], search[1]))
+        if at_bound(float(value), bounds):
+            est.converged = False
+            note = (f"{term} = {float(value):.6g} lies outside or at the edge of its admissible interval "
+                    f"({bounds[0]:.6g}, {bounds[1]:.6g})")
+            est.message = f"{est.message}; {note}" if est.message else note
+
+
 def _num(x: Any) -> float | None:
     if x is None:
         return None
@@ -208,6 +231,7 @@ def fit_model(
     design = build_design(spec, panel, graphs, spatial_x=est_name in ("slx", "sdm_ml"),
                           dynamic=bool(spec.get("dynamic", False)))
     estimate, impacts = _dispatch(est_name, spec, design, seed)
+    _flag_inadmissible(estimate, design, est_name)
     estimate.impacts = impacts
     seconds = time.perf_counter() - t0
     if est_name in ("sar_ml", "sdm_ml"):

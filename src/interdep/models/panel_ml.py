@@ -154,6 +154,17 @@ def rho_bounds(lams: list[np.ndarray]) -> tuple[float, float]:
     return lo + _BOUND_MARGIN * abs(lo), hi - _BOUND_MARGIN * abs(hi)
 
 
+def at_bound(value: float, bounds: tuple[float, float], rel: float = 1e-4) -> bool:
+    """Whether ``value`` lies outside ``bounds`` or within ``rel`` of their width from either end."""
+    lo, hi = bounds
+    return bool(min(value - lo, hi - value) < rel * (hi - lo))
+
+
+def channel_bounds(design: Design, channel: str) -> tuple[float, float]:
+    """The admissible interval of one channel's spatial parameter over every year of the design."""
+    return rho_bounds([s.lam for s in _spectra(design, channel)])
+
+
 def _spectra(design: Design, channel: str, *, vectors: bool = False) -> list[Spectrum]:
     """Per-year spectra of ``channel``, computed once per distinct matrix and cached on the design."""
     cache = design.cache.setdefault(("spectrum", vectors), {})
@@ -262,7 +273,7 @@ def _maximise(design: Design, parts: _Parts) -> tuple[np.ndarray, float, bool, s
         res = optimize.minimize_scalar(negll, bounds=bounds[0], method="bounded", options={"xatol": 1e-10})
         rho = np.array([res.x])
         msg = "" if res.success else str(res.message)
-        near = min(abs(res.x - bounds[0][0]), abs(res.x - bounds[0][1])) < 1e-6
+        near = at_bound(res.x, bounds[0])
         if near:
             msg = (msg + "; " if msg else "") + "rho at the boundary of the admissible interval"
         return rho, logdet(res.x), bool(res.success) and not near, msg, bounds
@@ -282,7 +293,7 @@ def _maximise(design: Design, parts: _Parts) -> tuple[np.ndarray, float, bool, s
     ld, _, ok = jac(rho)
     converged = ok and step < 1e-8
     msg = "" if converged else f"no convergence ({res.message}; last Newton step {step:.1e})"
-    if any(min(r - b[0], b[1] - r) < 1e-6 for r, b in zip(rho, bounds, strict=True)):
+    if any(at_bound(r, b) for r, b in zip(rho, bounds, strict=True)):
         converged, msg = False, (msg + "; " if msg else "") + "a rho at the boundary of its admissible interval"
     return rho, ld, converged, msg, bounds
 
