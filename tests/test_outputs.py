@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from interdep.io import sha256
 from interdep.outputs import tables as tbl
-from interdep.outputs.provenance import provenance, sha256
+from interdep.outputs.provenance import provenance
 from interdep.panel.codebook import render_codebook
 
 

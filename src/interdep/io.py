@@ -4,6 +4,7 @@ files replaced atomically so that a killed job never leaves a half-written outpu
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import tempfile
@@ -70,6 +71,15 @@ def _check_last_line(path: Path, n_rows: int) -> None:
 
 def _n_fields(line: str) -> int:
     return len(next(csv.reader([line]), []))
+
+
+def sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:

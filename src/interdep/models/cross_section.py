@@ -238,19 +238,7 @@ def fit_sem_ml(
     channel = _need_channel(channel)
     y, X, names, W = _check_inputs(y, X, names, W)
     m = _quiet(BaseML_Error, y[:, None], X, _pysal_w(W), method="LU")
-    lam = float(m.lam)
-    return Estimate(
-        estimator="sem_ml",
-        terms=names + [f"lambda_{channel}"],
-        params=m.betas.ravel(),
-        cov=np.asarray(m.vm),
-        sigma2=float(np.squeeze(m.sig2)),
-        n_obs=len(y),
-        log_likelihood=float(np.squeeze(m.logll)),
-        n_params_likelihood=X.shape[1] + 1,
-        converged=not _at_bound(lam),
-        message="lambda at spreg's search bound (-1, 1)" if _at_bound(lam) else "",
-    )
+    return _spreg_ml_estimate(m, "sem_ml", names, f"lambda_{channel}", float(m.lam), len(y))
 
 
 def fit_sar_ml_spreg(
@@ -291,18 +279,24 @@ def fit_sar_ml_spreg(
         X = np.hstack([X, np.asarray(W @ X[:, lag])])
         names = names + [f"W_{channel}_{names[j]}" for j in lag]
     m = _quiet(BaseML_Lag, y[:, None], X, _pysal_w(W), method="LU")
-    rho = float(m.rho)
+    return _spreg_ml_estimate(m, "sdm_ml" if durbin else "sar_ml", names, f"rho_{channel}", float(m.rho), len(y))
+
+
+def _spreg_ml_estimate(m: Any, estimator: str, names: list[str], spatial_term: str, spatial: float,
+                       n: int) -> Estimate:
+    """An :class:`Estimate` from a fitted spreg ML model (betas, then the spatial parameter last)."""
+    at_bound = _at_bound(spatial)
     return Estimate(
-        estimator="sdm_ml" if durbin else "sar_ml",
-        terms=names + [f"rho_{channel}"],
+        estimator=estimator,
+        terms=names + [spatial_term],
         params=m.betas.ravel(),
         cov=np.asarray(m.vm),
         sigma2=float(np.squeeze(m.sig2)),
-        n_obs=len(y),
+        n_obs=n,
         log_likelihood=float(np.squeeze(m.logll)),
-        n_params_likelihood=X.shape[1] + 1,
-        converged=not _at_bound(rho),
-        message="rho at spreg's search bound (-1, 1)" if _at_bound(rho) else "",
+        n_params_likelihood=len(names) + 1,
+        converged=not at_bound,
+        message=f"{spatial_term.split('_')[0]} at spreg's search bound (-1, 1)" if at_bound else "",
     )
 
 

@@ -166,7 +166,7 @@ def _dispatch(est_name: str, spec: Mapping[str, Any], design: Design, seed: int)
 
 
 # spreg's own searches, narrower than the admissible interval: an estimate there was clipped, not found
-_SPREG_SEARCH = {("sac", "lambda"): (-0.99, 0.99), ("sem_ml", "lambda"): (-1.0, 1.0)}
+_SPREG_SEARCH = {("sac", "lambda"): (-0.99, 0.99)}
 
 
 def _flag_inadmissible(est: Estimate, design: Design, est_name: str) -> None:

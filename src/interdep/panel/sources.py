@@ -6,7 +6,6 @@ Columns of the table: ``key`` (short name used in the config and code), ``path``
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from interdep.errors import InputError
-from interdep.io import read_table
+from interdep.io import read_table, sha256
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +45,6 @@ def resolve(raw_dir: str | Path, path: str | Path) -> Path:
     """A path from the config or the sources table: relative to ``raw_dir`` unless absolute."""
     path = Path(path)
     return path if path.is_absolute() else Path(raw_dir) / path
-
-
-def sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def verify_sources(
