@@ -305,24 +305,26 @@ def fit_sar_gmm(
     y: np.ndarray,
     X: np.ndarray,
     names: Sequence[str],
-    W: sp.spmatrix | sp.sparray,
-    channel: str,
+    W: sp.spmatrix | sp.sparray | Sequence[sp.spmatrix | sp.sparray],
+    channel: str | Sequence[str],
     w_lags: int = 1,
     robust: Literal["white"] | None = "white",
 ) -> Estimate:
     """Spatial lag model by spatial two-stage least squares (spreg ``GM_Lag``'s engine, ``BaseTSLS``).
 
     Wy is instrumented by ``WX`` (``w_lags=1``) or ``WX, W^2X`` (``w_lags=2``) of the non-constant columns,
-    exactly as spreg ``GM_Lag`` does; the constant need not be the first column.
+    exactly as spreg ``GM_Lag`` does; the constant need not be the first column. With several channels
+    (``W`` and ``channel`` sequences), each ``W_c y`` is endogenous and the instruments are the union of each
+    channel's ``W_c X`` (and ``W_c^2 X``): y = sum_c rho_c W_c y + X beta + e, one rho per channel.
 
     Parameters
     ----------
     y, X, names
         As for :func:`fit_ols`.
-    W : scipy.sparse matrix
-        n x n spatial weights.
-    channel : str
-        Weights channel; the lag parameter is ``rho_<channel>``.
+    W : scipy.sparse matrix, or a sequence of them
+        n x n spatial weights, one per channel.
+    channel : str, or a sequence of str
+        Weights channel(s); the lag parameters are ``rho_<channel>``.
     w_lags : int, default 1
         Orders of W applied to X to form the instruments.
     robust : {"white", None}, default "white"
@@ -331,22 +333,29 @@ def fit_sar_gmm(
     Returns
     -------
     Estimate
-        ``estimator="sar_gmm"``, terms ``names + [rho_<channel>]``, z inference, ``log_likelihood=None``.
+        ``estimator="sar_gmm"``, terms ``names + [rho_<channel>, ...]``, z inference, ``log_likelihood=None``.
     """
-    channel = _need_channel(channel)
+    several = not isinstance(channel, str)
+    channels = [_need_channel(c) for c in (channel if several else [channel])]
+    matrices = list(W) if several else [W]
+    if len(matrices) != len(channels):
+        raise ValueError(f"{len(matrices)} weights matrices for {len(channels)} channels")
     if robust not in ("white", None):
         raise ValueError(f"robust must be 'white' or None, got {robust!r}")
-    y, X, names, W = _check_inputs(y, X, names, W)
-    m = _quiet(BaseTSLS, y[:, None], X, yend=np.asarray(W @ y)[:, None], q=_instruments(X, names, W, w_lags),
-               robust=robust, sig2n_k=False)
+    checked = [_check_inputs(y, X, names, w) for w in matrices]
+    y, X, names = checked[0][:3]
+    matrices = [c[3] for c in checked]
+    yend = np.column_stack([np.asarray(w @ y) for w in matrices])
+    q = np.hstack([_instruments(X, names, w, w_lags) for w in matrices])
+    m = _quiet(BaseTSLS, y[:, None], X, yend=yend, q=q, robust=robust, sig2n_k=False)
     return Estimate(
         estimator="sar_gmm",
-        terms=names + [f"rho_{channel}"],
+        terms=names + [f"rho_{c}" for c in channels],
         params=m.betas.ravel(),
         cov=np.asarray(m.vm),
         sigma2=float(np.squeeze(m.sig2)),
         n_obs=len(y),
-        message=f"S2SLS, instruments W^1..W^{w_lags} X, covariance {robust or 'classic'}",
+        message=f"S2SLS, instruments W^1..W^{w_lags} X of each channel, covariance {robust or 'classic'}",
     )
 
 

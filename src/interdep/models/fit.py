@@ -115,7 +115,7 @@ def _check_spec(spec: Mapping[str, Any]) -> str:
     if needs_w and not spec.get("weights"):
         raise InputError(f"model {mid!r}: estimator {est!r} needs at least one weights channel")
     if est in _CROSS_SECTION:
-        if len(spec.get("weights", [])) != 1:
+        if len(spec.get("weights", [])) != 1 and est != "sar_gmm":
             raise InputError(f"model {mid!r}: estimator {est!r} takes exactly one weights channel",
                              value=spec.get("weights"))
         if spec.get("effects", "none") != "none":
@@ -155,9 +155,13 @@ def _dispatch(est_name: str, spec: Mapping[str, Any], design: Design, seed: int)
         est = fit_sar_ml(design, estimator=est_name, lee_yu=bool(spec.get("lee_yu", True)), dynamic=dynamic)
         return est, spatial_impacts(est, design, draws=draws, seed=seed)
     fn: Callable[..., Estimate] = _CROSS_SECTION[est_name]
-    ch = design.channels[0]
     kwargs = {"w_lags": int(spec.get("w_lags", 1))} if est_name in ("sar_gmm", "sac") else {}
-    est = fn(design.y, design.X, design.names, design.stacked(ch), ch, **kwargs)
+    if est_name == "sar_gmm":  # one or several channels
+        est = fn(design.y, design.X, design.names, [design.stacked(c) for c in design.channels],
+                 list(design.channels), **kwargs)
+    else:
+        ch = design.channels[0]
+        est = fn(design.y, design.X, design.names, design.stacked(ch), ch, **kwargs)
     if est.impacts is not None:
         return est, est.impacts
     if any(t.startswith("rho_") for t in est.terms):
