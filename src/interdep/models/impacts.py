@@ -32,7 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from interdep.models.design import Design
-from interdep.models.panel_ml import _spectra, matrix_key, rho_bounds, single_thread_blas
+from interdep.models.panel_ml import _spectra, distinct_years, matrix_key, rho_bounds, single_thread_blas
 from interdep.models.result import IMPACT_COLUMNS, Estimate
 
 __all__ = ["linear_impacts", "spatial_impacts"]
@@ -123,18 +123,6 @@ def _one_channel(eig: tuple, n: int, beta: np.ndarray, theta: np.ndarray, rho: n
 # ------------------------------------------------------------------------------------------- several channels
 
 
-def _groups(design: Design) -> list[tuple[list[np.ndarray], int]]:
-    groups: dict[str, list] = {}
-    for t in range(design.n_periods):
-        mats = [design.weights[c][t] for c in design.channels]
-        key = "|".join(matrix_key(m) for m in mats)
-        if key in groups:
-            groups[key][1] += 1
-        else:
-            groups[key] = [[m.toarray() for m in mats], 1]
-    return [(g[0], g[1]) for g in groups.values()]
-
-
 @dataclass
 class _Functionals:
     """Sums over years (weighted by multiplicity) of the scalar functions of rho the impacts are linear in.
@@ -170,7 +158,7 @@ def _exact_functionals(design: Design, rho: np.ndarray) -> _Functionals:
     D, C = rho.shape
     out = np.zeros((D, 2 + 2 * C + 2 * C * C))
     sum_r = np.zeros(C)
-    for mats, mult in _groups(design):
+    for mats, mult in distinct_years(design):
         n = mats[0].shape[0]
         r = [m.sum(axis=1) for m in mats]
         sum_r += mult * np.array([rc.sum() for rc in r])
@@ -278,7 +266,7 @@ def _jointly_admissible(design: Design, rho: np.ndarray) -> np.ndarray:
     norms = np.array([max(np.abs(w).sum(axis=1).max(initial=0.0) for w in design.weights[c])
                       for c in design.channels])
     ok = np.abs(rho) @ norms < 1
-    groups = _groups(design)
+    groups = distinct_years(design)
     for d in np.flatnonzero(~ok):
         ok[d] = all(np.linalg.slogdet(np.eye(m[0].shape[0]) - sum(r * w for r, w in zip(rho[d], m, strict=True)))[0]
                     > 0 for m, _ in groups)

@@ -190,20 +190,25 @@ class _EigLogDet:
         return float(np.sum(np.log(np.abs(1.0 - rho * self.lam))))
 
 
+def distinct_years(design: Design) -> list[tuple[list[np.ndarray], int]]:
+    """The distinct years of a design: each channel's dense W in that year, and how many years share them."""
+    groups: dict[str, list] = {}
+    for t in range(design.n_periods):
+        mats = [design.weights[c][t] for c in design.channels]
+        key = "|".join(matrix_key(m) for m in mats)
+        if key in groups:
+            groups[key][1] += 1
+        else:
+            groups[key] = [[m.toarray() for m in mats], 1]
+    return [(g[0], g[1]) for g in groups.values()]
+
+
 class _LUJacobian:
     """``sum_t log|I - sum_c rho_c W_ct|`` and its gradient by dense LU per distinct year (several channels)."""
 
     def __init__(self, design: Design):
         self.channels = design.channels
-        groups: dict[str, list] = {}
-        for t in range(design.n_periods):
-            mats = [design.weights[c][t] for c in self.channels]
-            key = "|".join(matrix_key(m) for m in mats)
-            if key in groups:
-                groups[key][1] += 1
-            else:
-                groups[key] = [[m.toarray() for m in mats], 1]
-        self.groups = list(groups.values())
+        self.groups = distinct_years(design)
 
     def __call__(self, rho: np.ndarray) -> tuple[float, np.ndarray, bool]:
         """Value, gradient and whether every year's determinant is positive."""

@@ -32,6 +32,12 @@ def _footnote(fig: plt.Figure, text: str) -> None:
     fig.text(0.01, 0.0, text, fontsize=6, va="bottom", ha="left", color="#444444")
 
 
+def _world():
+    """Country polygons for maps, Antarctica left out."""
+    world = natural_earth_countries()
+    return world[world["continent"] != "Antarctica"]
+
+
 def save(fig: plt.Figure, png_path: str | Path) -> None:
     """Write ``png_path`` and the PDF beside it, without metadata that changes between runs."""
     png_path = Path(png_path)
@@ -44,8 +50,7 @@ def save(fig: plt.Figure, png_path: str | Path) -> None:
 
 def map_contributions(panel: pd.DataFrame, year: int, png_path: str | Path, dataset: str = "") -> None:
     """World map of personnel contributed in ``year`` (log scale); states with none in light grey."""
-    world = natural_earth_countries()
-    world = world[world["continent"] != "Antarctica"]
+    world = _world()
     data = panel.loc[panel["year"] == year, ["iso3", "contrib_total"]]
     merged = world.merge(data, on="iso3", how="left")
     fig, ax = plt.subplots(figsize=(WIDTH, 3.6))
@@ -65,8 +70,7 @@ def map_contributions(panel: pd.DataFrame, year: int, png_path: str | Path, data
 
 def map_change(panel: pd.DataFrame, first: int, last: int, png_path: str | Path, dataset: str = "") -> None:
     """World map of the change in log(1 + personnel) between two years (diverging, centred on zero)."""
-    world = natural_earth_countries()
-    world = world[world["continent"] != "Antarctica"]
+    world = _world()
     wide = panel[panel["year"].isin([first, last])].pivot_table(index="iso3", columns="year", values="contrib_total")
     change = (np.log1p(wide[last]) - np.log1p(wide[first])).rename("change").reset_index()
     merged = world.merge(change, on="iso3", how="left")
@@ -85,8 +89,7 @@ def map_change(panel: pd.DataFrame, first: int, last: int, png_path: str | Path,
 
 def channel_links(links: pd.DataFrame, channel: str, year: int, png_path: str | Path) -> None:
     """One channel's links in one year drawn between capitals (darker = larger weight)."""
-    world = natural_earth_countries()
-    world = world[world["continent"] != "Antarctica"]
+    world = _world()
     fig, ax = plt.subplots(figsize=(WIDTH, 3.6))
     world.plot(ax=ax, color="#f2f2f2", edgecolor="#bbbbbb", linewidth=0.2)
     if len(links):
