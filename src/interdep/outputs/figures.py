@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
+import matplotlib.collections
+import matplotlib.colors
 import matplotlib.ticker
 
 matplotlib.use("Agg")
@@ -95,9 +97,11 @@ def channel_links(links: pd.DataFrame, channel: str, year: int, png_path: str | 
     if len(links):
         w = links["weight"].to_numpy(dtype=float)
         alpha = 0.08 + 0.5 * (w - w.min()) / (np.ptp(w) or 1.0)
-        for row, a in zip(links.itertuples(index=False), alpha, strict=True):
-            ax.plot([row.lng, row.lng_neighbor], [row.lat, row.lat_neighbor], color=OKABE_ITO[0], alpha=a,
-                    linewidth=0.4)
+        colours = np.tile(matplotlib.colors.to_rgba(OKABE_ITO[0]), (len(links), 1))
+        colours[:, 3] = alpha
+        segments = np.stack([links[["lng", "lat"]].to_numpy(float), links[["lng_neighbor", "lat_neighbor"]]
+                             .to_numpy(float)], axis=1)
+        ax.add_collection(matplotlib.collections.LineCollection(segments, colors=colours, linewidths=0.4))
         ax.scatter(links["lng"], links["lat"], s=3, color=OKABE_ITO[5], zorder=3)
     ax.set_title(f"Channel {channel}: {len(links) // 2 if len(links) else 0} linked pairs (approx.), {year}")
     ax.set_axis_off()
