@@ -259,6 +259,25 @@ def _mirror(dyads: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------- contiguity
 
 
+def _dyad_graphs(table: pd.DataFrame, plan: Plan, path: Path, pair: tuple[str, str] = ("ccode1", "ccode2"), *,
+                 value: str | None = None, mirror: bool = False, strict: bool = False,
+                 file_rows: bool = False) -> dict[int, Graph]:
+    """One graph per target year from a dyad-year table (the source year of each target year per ``plan``).
+
+    ``mirror`` adds each dyad's reverse; ``file_rows`` numbers rows as lines of the file in error messages.
+    """
+    by_year = _split_years(table, plan)
+    out = {}
+    for t, (s, ids) in plan.items():
+        rows = _rows(by_year, s, table).rename(columns={pair[0]: "ccode", pair[1]: "neighbor"})
+        if file_rows:
+            rows = rows.set_axis(rows.index + 2)  # header = line 1
+        if mirror:
+            rows = _mirror(rows)
+        out[t] = graph_from_dyads(rows, ids, value=value, strict=strict, source=str(path))
+    return out
+
+
 def _contiguity(spec: Mapping[str, Any], path: Path, plan: Plan) -> dict[int, Graph]:
     """COW direct contiguity: link when the (minimum, within year) contiguity type is <= max_type.
 
@@ -268,12 +287,7 @@ def _contiguity(spec: Mapping[str, Any], path: Path, plan: Plan) -> dict[int, Gr
     table = read_source(path, ["state1no", "state2no", "year", "conttype"])
     _check_coverage(table, plan, path)
     table = table[pd.to_numeric(table["conttype"], errors="coerce") <= spec["max_type"]]
-    by_year = _split_years(table, plan)
-    out = {}
-    for t, (s, ids) in plan.items():
-        rows = _rows(by_year, s, table).rename(columns={"state1no": "ccode", "state2no": "neighbor"})
-        out[t] = graph_from_dyads(rows, ids, source=str(path))
-    return out
+    return _dyad_graphs(table, plan, path, ("state1no", "state2no"))
 
 
 # --------------------------------------------------------------------------------------------- distance
@@ -439,12 +453,7 @@ def _alliance(spec: Mapping[str, Any], path: Path, plan: Plan) -> dict[int, Grap
     _check_coverage(table, plan, path)
     if spec["obligation"] == "defense":
         table = table[table[flags[0]] == 1]
-    by_year = _split_years(table, plan)
-    out = {}
-    for t, (s, ids) in plan.items():
-        rows = _rows(by_year, s, table).rename(columns={"ccode1": "ccode", "ccode2": "neighbor"})
-        out[t] = graph_from_dyads(rows, ids, source=str(path))
-    return out
+    return _dyad_graphs(table, plan, path)
 
 
 def _atop_shared(path: Path, plan: Plan) -> dict[int, Graph]:
@@ -476,13 +485,8 @@ def _igo(spec: Mapping[str, Any], path: Path, plan: Plan) -> dict[int, Graph]:
     table = read_source(path, ["ccode1", "ccode2", "year", "dyadigos"])
     _check_coverage(table, plan, path)
     table = table[table["dyadigos"] >= spec["min_shared"]]
-    by_year = _split_years(table, plan)
     value = "dyadigos" if spec["weighting"] == "count" else None
-    out = {}
-    for t, (s, ids) in plan.items():
-        rows = _rows(by_year, s, table).rename(columns={"ccode1": "ccode", "ccode2": "neighbor"})
-        out[t] = graph_from_dyads(_mirror(rows), ids, value=value, source=str(path))
-    return out
+    return _dyad_graphs(table, plan, path, value=value, mirror=True)
 
 
 def _unga(spec: Mapping[str, Any], path: Path, plan: Plan) -> dict[int, Graph]:
@@ -521,15 +525,8 @@ def _dyads(spec: Mapping[str, Any], path: Path, plan: Plan) -> dict[int, Graph]:
     value = spec["value"]
     table = read_source(path, ["ccode1", "ccode2", "year"] + ([value] if value else []))
     _check_coverage(table, plan, path)
-    by_year = _split_years(table, plan)
-    out = {}
-    for t, (s, ids) in plan.items():
-        rows = _rows(by_year, s, table).rename(columns={"ccode1": "ccode", "ccode2": "neighbor"})
-        rows = rows.set_axis(rows.index + 2)  # error rows are lines of the file (header = line 1)
-        if spec["mirror"]:
-            rows = _mirror(rows)
-        out[t] = graph_from_dyads(rows, ids, value=value, strict=spec["strict"], source=str(path))
-    return out
+    return _dyad_graphs(table, plan, path, value=value, mirror=spec["mirror"], strict=spec["strict"],
+                        file_rows=True)
 
 
 _BUILDERS: dict[str, Callable[[Mapping[str, Any], Path, Plan], dict[int, Graph]]] = {
