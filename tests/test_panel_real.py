@@ -112,18 +112,23 @@ def test_deterministic(built, raw_dir):
     pd.testing.assert_frame_equal(built[0], again)
 
 
-def test_generic_table_reports_non_members_and_excluded_names(raw_dir, tmp_path, caplog):
+def test_generic_table_drops_non_members_and_excluded_names_only_when_told(raw_dir, tmp_path, caplog):
     table = tmp_path / "un.csv"
     table.write_text("country,year,personnel\nGhana,2000,3000\nGerman Federal Republic,2000,5\n"
                      "Total,2000,3005\nGhana,2001,10\n")
     options = {"source": "table", "covariates": ["p5"],
                "contributions": {"file": str(table), "country_column": "country", "country_code": "name",
                                  "year_column": "year", "value_columns": {"contrib_total": "personnel"}}}
+    with pytest.raises(InputError, match=r"not a state of the COW system in 2000.*row: 3"):
+        real.build_real_panel(raw_dir, options)
     with caplog.at_level(logging.WARNING):
-        panel, codebook = real.build_real_panel(raw_dir, options)
+        panel, codebook = real.build_real_panel(raw_dir, {**options, "nonmember": "drop"})
     assert panel.attrs["nonmember_contributions"][0]["ccode"] == 260
-    assert "outside the COW state system" in caplog.text
+    assert "outside the COW state system" in caplog.text and "2 contribution row(s) dropped" in caplog.text
     assert panel.attrs["excluded_names"] == ["Total"]
+    dropped = pd.DataFrame(panel.attrs["dropped"])
+    assert dropped["row"].tolist() == [3, 4] and dropped["contrib_total"].tolist() == [5, 3005]
+    assert dropped["reason"].str.contains("COW code 260|aggregate row").all()
     p = panel.set_index(["ccode", "year"])
     assert p.loc[(452, 2000), "contrib_total"] == 3000 and p.loc[(2, 2000), "contrib_total"] == 0
     assert p.loc[(452, 2000), "contrib_share"] == pytest.approx(3000 / 6010)

@@ -15,7 +15,7 @@ class InputError(ValueError):
         if value is not None:
             parts.append(f"value: {value!r}")
         super().__init__(" | ".join(parts))
-        self.file, self.row, self.value = file, row, value
+        self.message, self.file, self.row, self.value = message, file, row, value
 
 
 class EstimationError(RuntimeError):

@@ -34,11 +34,69 @@ def read_table(path: str | Path, **kwargs: Any) -> pd.DataFrame:
     kwargs.setdefault("na_values", [""])
     try:
         table = pd.read_csv(path, **kwargs)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, EOFError, OSError) as err:
+    except UnicodeDecodeError as err:
+        if "encoding" not in kwargs:
+            _check_utf8(path)
+        raise InputError(f"cannot parse table ({err})", file=str(path)) from err
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, EOFError, OSError) as err:
         raise InputError(f"cannot parse table ({err})", file=str(path)) from err
     if "sep" not in kwargs and "delimiter" not in kwargs:
         _check_last_line(path, len(table))
+    if "names" not in kwargs and kwargs.get("header", "infer") in ("infer", 0):
+        _check_header(path, kwargs)
     return table
+
+
+_BOMS = {b"\xff\xfe\x00\x00": "UTF-32", b"\x00\x00\xfe\xff": "UTF-32", b"\xff\xfe": "UTF-16",
+         b"\xfe\xff": "UTF-16"}
+
+
+def _check_utf8(path: Path) -> None:
+    """Refuse a file that is not UTF-8 (plain or with a byte-order mark), naming its encoding where a byte-order
+    mark gives it away, else the first line that does not decode and the offending byte."""
+    from interdep.errors import InputError
+
+    with _open_bytes(path) as f:
+        head = f.read(4)
+        for bom, name in _BOMS.items():
+            if head.startswith(bom):
+                raise InputError(f"the file is {name} (byte-order mark), not UTF-8; save it as UTF-8",
+                                 file=str(path), row=1, value=head.hex(" "))
+        f.seek(0)
+        for number, line in enumerate(f, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as err:
+                byte = line[err.start:err.start + 1]
+                guess = "UTF-16 without a byte-order mark" if b"\x00" in line else "probably Latin-1 / Windows-1252"
+                raise InputError(f"the file is not UTF-8 (byte 0x{byte.hex()} at position {err.start + 1} of this "
+                                 f"line; {guess}); save it as UTF-8", file=str(path), row=number,
+                                 value=line.decode("latin-1").rstrip("\r\n")[:80]) from None
+
+
+def _open_bytes(path: Path):
+    """The file's bytes, decompressed for .gz / .bz2 / .xz (other compressed kinds: as stored)."""
+    import bz2
+    import gzip
+    import lzma
+
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix.lower(), open)
+    return opener(path, "rb")
+
+
+def _check_header(path: Path, kwargs: dict[str, Any]) -> None:
+    """Refuse a header that names a column twice (pandas would rename the second ``x.1`` and use the first)."""
+    from interdep.errors import InputError
+
+    keys = ("sep", "delimiter", "encoding", "compression", "skiprows", "comment")
+    passed = {k: kwargs[k] for k in keys if k in kwargs}
+    header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, **passed).iloc[0].tolist()
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise InputError(f"column name {name!r} appears twice in the header", file=str(path), row=1,
+                             value=header)
+        seen.add(name)
 
 
 COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst", ".tar")

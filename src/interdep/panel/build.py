@@ -11,6 +11,7 @@ import pandas as pd
 from interdep.config import resolve_source
 from interdep.errors import InputError
 from interdep.io import read_table
+from interdep.panel.contributions import MAX_PERSONNEL
 
 KEY = ["ccode", "year"]
 OUTCOME_COUNTS = ["troops", "police", "experts", "contrib_total"]
@@ -76,11 +77,12 @@ def validate_panel(panel: pd.DataFrame, file: str) -> None:
                          value=tuple(panel.loc[panel.index[row], KEY]))
     for column in [c for c in OUTCOME_COUNTS if c in panel.columns]:
         values = pd.to_numeric(panel[column], errors="coerce")
-        bad = (values.isna() & panel[column].notna()) | (values < 0)
+        bad = (values.isna() & panel[column].notna()) | (values < 0) | (values.abs() > MAX_PERSONNEL)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             value = panel[column].iloc[row]
-            raise InputError(f"{column} must be a non-negative number", file=file, row=row + 2,
+            raise InputError(f"{column} must be a non-negative number (finite, at most {MAX_PERSONNEL:,})",
+                             file=file, row=row + 2,
                              value=value.item() if isinstance(value, np.generic) else value)
 
 

@@ -25,6 +25,18 @@ from interdep.panel import countries
 TYPES = ("troops", "police", "experts")
 VALUES = (*TYPES, "contrib_total")
 IPI_COLUMNS = {"troops": "Troops", "police": "Police", "experts": "Experts"}
+#: No state has ever sent more than ~10,000 uniformed personnel to UN missions; a count above this bound (or an
+#: infinite one) is a unit or parsing error (e.g. a value in persons-days, or 1e308), refused with its row.
+MAX_PERSONNEL = 10_000_000
+
+
+def _check_bound(values: pd.Series, column: str, file: str) -> None:
+    """Refuse infinite counts and counts above :data:`MAX_PERSONNEL`, naming the first such row."""
+    bad = values.notna() & (~np.isfinite(values.astype("float64")) | (values > MAX_PERSONNEL))
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(f"count in column {column!r} is infinite or above the bound of {MAX_PERSONNEL:,} "
+                         "personnel", file=file, row=i + 2, value=float(values.iloc[i]))
 
 
 def _numeric(df: pd.DataFrame, column: str, *, file: str, na_means_zero: bool) -> pd.Series:
@@ -39,6 +51,7 @@ def _numeric(df: pd.DataFrame, column: str, *, file: str, na_means_zero: bool) -
     if neg.any():
         i = int(np.flatnonzero(neg.to_numpy())[0])
         raise InputError(f"negative count in column {column!r}", file=file, row=i + 2, value=float(values.iloc[i]))
+    _check_bound(values, column, file)
     values = values.astype("float64")
     return values.fillna(0.0) if na_means_zero else values
 
@@ -51,11 +64,24 @@ def _require(df: pd.DataFrame, columns: list[str], file: str) -> None:
 
 def _months(raw: pd.Series, file: str) -> pd.Series:
     """Dates (YYYY-MM-DD or YYYY-MM) -> monthly periods; an unparseable date raises, naming the row."""
+    _check_time_zones(raw, file)
     dates = pd.to_datetime(raw, format="ISO8601", errors="coerce")
     if dates.isna().any():
         i = int(np.flatnonzero(dates.isna().to_numpy())[0])
         raise InputError("unreadable date (want YYYY-MM-DD or YYYY-MM)", file=file, row=i + 2, value=raw.iloc[i])
     return dates.dt.to_period("M")
+
+
+def _check_time_zones(raw: pd.Series, file: str) -> None:
+    """Refuse dates whose time-zone offsets differ (``Z``, ``+02:00``, none): the month of a date near midnight
+    depends on its zone, so the table must use one (or plain dates)."""
+    zones = raw.astype(str).str.strip().str.extract(r"(Z|[+-]\d\d:?\d\d)$", expand=False).fillna("")
+    differs = zones != zones.iloc[0]
+    if differs.any():
+        i = int(np.flatnonzero(differs.to_numpy())[0])
+        raise InputError(f"dates with different time zones (row 2: {zones.iloc[0] or 'none'}, this row: "
+                         f"{zones.iloc[i] or 'none'}); write all dates in one zone or as YYYY-MM-DD", file=file,
+                         row=i + 2, value=raw.iloc[i])
 
 
 def _years(raw: pd.Series, file: str) -> pd.Series:
@@ -157,7 +183,24 @@ def map_contributors(long: pd.DataFrame, code_system: str, *, file: str,
     ------
     InputError
         Also when two source rows land on the same (ccode, period) (e.g. two spellings in the same month).
+
+    Notes
+    -----
+    Rows whose counts are all zero (:func:`zero_rows`) are not mapped (``ccode`` missing, ``excluded`` missing):
+    zero is not a contribution, and a reshaped wide table lists names in years they were no state.
     """
+    zero = zero_rows(long)  # zero is not a contribution: such rows are not mapped (never to another state)
+    out = long.copy()
+    out["ccode"] = pd.Series(pd.NA, index=out.index, dtype="Int64")
+    out["excluded"] = pd.Series(pd.NA, index=out.index, dtype="object")
+    mapped = _on_source_rows(lambda part: _map_codes(part, code_system, file, crosswalk), long[~zero])
+    out.loc[~zero, "ccode"] = mapped["ccode"].astype("Int64")
+    out.loc[~zero, "excluded"] = mapped["excluded"]
+    _check_duplicates(out, file)
+    return out
+
+
+def _map_codes(long: pd.DataFrame, code_system: str, file: str, crosswalk: pd.DataFrame | None) -> pd.DataFrame:
     out = long.copy()
     out["excluded"] = pd.Series(pd.NA, index=out.index, dtype="object")
     if code_system == "name":
@@ -184,8 +227,24 @@ def map_contributors(long: pd.DataFrame, code_system: str, *, file: str,
                                  value=out["country"].iloc[i])
     else:
         raise InputError("country_code must be one of name, ccode, iso3, gwcode", file=file, value=code_system)
-    _check_duplicates(out, file)
     return out
+
+
+def zero_rows(long: pd.DataFrame) -> pd.Series:
+    """Rows whose every reported count is 0 (a wide table reshaped to long lists every name in every year)."""
+    return long["contrib_total"].eq(0) & long[list(TYPES)].fillna(0).eq(0).all(axis=1)
+
+
+def _on_source_rows(step: Any, part: pd.DataFrame) -> pd.DataFrame:
+    """Run ``step`` on a subset of the long table, where errors name positions in the subset (+2, as for a whole
+    table); re-raise them naming the source row."""
+    try:
+        return step(part.reset_index(drop=True)).set_axis(part.index)
+    except InputError as err:
+        if not isinstance(err.row, int):
+            raise
+        raise InputError(err.message, file=err.file, row=int(part["row"].iloc[err.row - 2]),
+                         value=err.value) from None
 
 
 def _check_duplicates(out: pd.DataFrame, file: str) -> None:

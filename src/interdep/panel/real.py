@@ -10,6 +10,9 @@ Entry point: :func:`build_real_panel`. The ``options`` mapping is the ``panel:``
 ``contiguity_max_type``  COW contiguity types counted as neighbours for ``conflict_neighbour`` (default 1 = land)
 ``unga_column``      ideal-point column (default ``idealpointall``)
 ``files``            ``{source key: path}`` overriding the default paths of :data:`DEFAULT_FILES`
+``nonmember``        ``fail`` (default): a contribution that cannot be placed in the panel (a state-year outside
+                     the COW state system, or a name the name table excludes) stops the build, naming file, row and
+                     value; ``drop``: such rows are left out and listed (``panel.attrs["dropped"]``, dropped.csv)
 
 Paths are relative to ``raw_dir`` unless absolute.
 """
@@ -56,7 +59,10 @@ COVARIATES = {
     "unga": ["unga_idealpoints"],
 }
 
-OPTION_KEYS = {"years", "source", "contributions", "covariates", "contiguity_max_type", "unga_column", "files"}
+OPTION_KEYS = {"years", "source", "contributions", "covariates", "contiguity_max_type", "unga_column", "files",
+               "nonmember"}
+#: Columns of dropped.csv: the source row and why it is not in the panel.
+DROPPED_COLUMNS = ["file", "row", "country", "period", "year", "ccode", *contrib.VALUES, "reason"]
 
 _IPI = "IPI country-month totals (ipi_country_month)"
 _MEAN = "mean over the months the source covers that year of month-end values; month without a row = 0; NA = 0"
@@ -139,6 +145,7 @@ def build_real_panel(raw_dir: Path, options: dict[str, Any]) -> tuple[pd.DataFra
     long, source_label = _read_contributions(raw_dir, options, files)
     years = _years(options, long, long.attrs.get("file", ""))
     keys = countries.read_state_years(files["cow_states"], years)
+    dropped = unplaced_contributions(long, keys, years, options.get("nonmember", "fail"))
     state_year, world = contrib.yearly_contributions(long)
     panel, nonmember = _outcomes(keys, state_year, world, years)
     _check_world_totals(panel, world, nonmember)
@@ -149,6 +156,7 @@ def build_real_panel(raw_dir: Path, options: dict[str, Any]) -> tuple[pd.DataFra
         nonmember_contributions=nonmember.to_dict("records"),
         world_totals=world.loc[years[0]:years[1]].reset_index().to_dict("records"),
         excluded_names=sorted(set(long.loc[long["excluded"].notna(), "country"])),
+        dropped=dropped.to_dict("records"),
     )
     return panel, _codebook(panel, source_label)
 
@@ -186,6 +194,65 @@ def _read_contributions(raw_dir: Path, options: dict[str, Any], files: dict[str,
     long = contrib.map_contributors(long, spec["country_code"], file=str(path), crosswalk=xwalk)
     long.attrs["file"] = str(path)
     return long, f"contributions table {path.name} (panel.contributions)"
+
+
+def unplaced_contributions(long: pd.DataFrame, keys: pd.DataFrame, years: tuple[int, int],
+                           policy: str = "fail") -> pd.DataFrame:
+    """Source rows in the panel's years with personnel that cannot be placed in the panel.
+
+    A row cannot be placed when its state is not in the COW state system that year, or its name is excluded by
+    the name table (with the table's reason). Rows with zero personnel are not contributions and never count.
+
+    Parameters
+    ----------
+    long : pandas.DataFrame
+        The mapped long table (:func:`interdep.panel.contributions.map_contributors`); ``attrs["file"]`` names it.
+    keys : pandas.DataFrame
+        The system's state-years (``ccode, year``).
+    years : (int, int)
+        The panel's first and last year.
+    policy : {"fail", "drop"}
+        The config's ``panel.nonmember``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`DROPPED_COLUMNS`, one row per dropped source row (empty when nothing is dropped).
+
+    Raises
+    ------
+    InputError
+        Under ``fail``, naming the file, row and value of the first such row and why it cannot be placed.
+    """
+    if policy not in ("fail", "drop"):
+        raise InputError("panel.nonmember must be fail or drop", row="panel.nonmember", value=policy)
+    file = long.attrs.get("file", "")
+    member = pd.MultiIndex.from_frame(keys[["ccode", "year"]])
+    codes = pd.MultiIndex.from_arrays([long["ccode"].fillna(-1).astype("int64"), long["year"]])
+    outside = long["ccode"].notna() & ~codes.isin(member)
+    excluded = long["ccode"].isna() & long["excluded"].notna()
+    positive = long[list(contrib.VALUES)].gt(0).any(axis=1) & long["year"].between(*years)
+    rows = long[(outside | excluded) & positive].copy()
+    rows["reason"] = np.where(
+        rows["ccode"].notna(),
+        "COW code " + rows["ccode"].astype(str) + " is not a state of the COW system in " + rows["year"].astype(str),
+        "name excluded by country_names.csv: " + rows["excluded"].astype(str),
+    )
+    rows["file"] = file
+    rows["period"] = rows["period"].astype(str)
+    rows = rows[DROPPED_COLUMNS].sort_values("row").reset_index(drop=True)
+    if len(rows) and policy == "fail":
+        first = rows.iloc[0]
+        raise InputError(
+            f"contribution cannot be placed in the panel ({first['reason']}); {len(rows)} such row(s) in "
+            f"{years[0]}-{years[1]}; fix the name or code, or set panel.nonmember: drop to leave them out "
+            "(listed in dropped.csv)",
+            file=file, row=int(first["row"]), value=f"{first['country']}, {first['period']}, "
+                                                    f"{first['contrib_total']:g} personnel")
+    if len(rows):
+        log.warning("%d contribution row(s) dropped (panel.nonmember: drop), %g personnel in total",
+                    len(rows), rows["contrib_total"].sum())
+    return rows
 
 
 def _years(options: dict[str, Any], long: pd.DataFrame, file: str) -> tuple[int, int]:
