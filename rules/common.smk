@@ -1,5 +1,8 @@
 # Helpers shared by the rules: names derived from the (validated) config. No computation here.
+import os
+
 from interdep.config import check_config, resolve_source
+from interdep.panel.build import dropped_summary
 from interdep.panel.sources import verify_sources
 from interdep.workflow_inputs import channel_source_file, panel_source_files
 
@@ -11,6 +14,8 @@ SEED = config.get("seed", 20260101)
 OUTPUTS = config.get("outputs") or {}
 CHANNELS = list(config["channels"])
 MODELS = {m["id"]: m for m in config["models"]}
+# contributions the panel cannot place are listed here when the config drops them (panel.nonmember: drop)
+DROPPED_FILE = f"{RESULTS}/dropped.csv" if config["panel"].get("nonmember") == "drop" else None
 
 
 wildcard_constraints:

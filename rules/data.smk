@@ -31,6 +31,7 @@ rule panel:
     output:
         panel=f"{RESULTS}/panel.csv",
         codebook=f"{RESULTS}/codebook.md",
+        **({"dropped": DROPPED_FILE} if DROPPED_FILE else {}),
     params:
         panel=config["panel"],
         source_keys=list(PANEL_SOURCES),
@@ -47,3 +48,8 @@ rule panel:
         "../envs/interdep.yaml"
     script:
         "../scripts/build_panel.py"
+
+
+onsuccess:
+    if DROPPED_FILE and os.path.exists(DROPPED_FILE):
+        print(dropped_summary(DROPPED_FILE))

@@ -96,6 +96,7 @@ rule report:
         fits=model_files("fit.json"),
         codebook=f"{RESULTS}/codebook.md",
         provenance=f"{RESULTS}/provenance.json",
+        **({"dropped": DROPPED_FILE} if DROPPED_FILE else {}),
     output:
         f"{RESULTS}/report.html",
     params:

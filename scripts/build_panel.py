@@ -1,7 +1,7 @@
 """Snakemake rule `panel`: sources -> panel.csv + codebook.md."""
 
 from interdep.io import write_table, write_text
-from interdep.panel.build import build_panel
+from interdep.panel.build import build_panel, dropped_table
 from interdep.panel.codebook import render_codebook
 from interdep.workflow import logged
 from interdep.workflow_inputs import panel_options_with_files
@@ -12,4 +12,6 @@ with logged(snakemake.log[0]) as log:
     panel, codebook = build_panel(panel_options_with_files(p.panel, sources))
     log.info("panel: %d rows, %d states", len(panel), panel["ccode"].nunique())
     write_text(render_codebook(codebook, panel, title=f"{p.dataset} panel"), snakemake.output.codebook)
+    if "dropped" in snakemake.output.keys():
+        write_table(dropped_table(panel), snakemake.output.dropped)
     write_table(panel, snakemake.output.panel)

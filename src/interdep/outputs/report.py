@@ -67,7 +67,12 @@ TABLES = {
     "truth": ("Demo only: estimates beside the true values, and whether the 95% interval covers them.",
               "fit_model, tables", "scripts/fit_model.py, scripts/make_tables.py",
               "outputs.truth, outputs.truth_model"),
+    "dropped": ("Contributions left out of the panel because the config says so (panel.nonmember: drop): each "
+                "source row, its personnel and why it could not be placed.",
+                "panel", "scripts/build_panel.py", "panel.nonmember"),
 }
+#: Tables not written under tables/ (the README's artefact map names their file).
+TABLE_FILES = {"dropped": "results/<dataset>/dropped.csv"}
 
 STYLE = """
 body{font-family:Georgia,serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.45}
@@ -125,8 +130,9 @@ def _provenance(record: Mapping) -> str:
 
 def render_report(*, dataset: str, table_names: Sequence[str], figure_names: Sequence[str],
                   tables_dir: str | Path, figures_dir: str | Path, fits: Sequence[dict],
-                  provenance: Mapping, truth_model: str | None = None) -> str:
-    """The whole page as a string."""
+                  provenance: Mapping, truth_model: str | None = None,
+                  dropped: pd.DataFrame | None = None) -> str:
+    """The whole page as a string (``dropped``: dropped.csv, when the config drops contributions)."""
     tables_dir, figures_dir = Path(tables_dir), Path(figures_dir)
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>interdep report: {dataset}"
              f"</title><style>{STYLE}</style></head><body>",
@@ -157,6 +163,9 @@ def render_report(*, dataset: str, table_names: Sequence[str], figure_names: Seq
     parts.append(_table_section("Weight graphs", "weights", tbl.to_html(read_table(tables_dir / "weights.csv"))))
     desc = read_table(tables_dir / "descriptives.csv").drop(columns="column")
     parts.append(_table_section("Descriptive statistics", "descriptives", tbl.to_html(desc)))
+    if dropped is not None:
+        total = f"{len(dropped)} row(s), {dropped['contrib_total'].sum():g} personnel" if len(dropped) else "none"
+        parts.append(_table_section(f"Contributions dropped: {total}", "dropped", tbl.to_html(dropped)))
     parts += ["<h2>Models</h2>", _model_facts(fits), "<h2>Provenance</h2>", _provenance(provenance),
               "</body></html>\n"]
     return "\n".join(parts)
@@ -165,7 +174,8 @@ def render_report(*, dataset: str, table_names: Sequence[str], figure_names: Seq
 def figure_and_table_map() -> pd.DataFrame:
     """Every table and figure with its rule, script, output file and config keys (for the README)."""
     rows = [("table", file := ("regression_<table>" if name == "regression" else name), rule, script,
-             f"results/<dataset>/tables/{file}.md|tex|csv" + ("|html" if name == "regression" else ""), keys)
+             TABLE_FILES.get(name, f"results/<dataset>/tables/{file}.md|tex|csv"
+                             + ("|html" if name == "regression" else "")), keys)
             for name, (_, rule, script, keys) in TABLES.items()]
     rows += [("figure", name.replace("{channel}", "<channel>"), rule, script,
               f"results/<dataset>/figures/{name.replace('{channel}', '<channel>')}.png|pdf", keys)

@@ -60,6 +60,23 @@ def build_panel(options: dict[str, Any], raw_dir: str | Path = ".") -> tuple[pd.
     return panel.sort_values(KEY).reset_index(drop=True), codebook
 
 
+def dropped_table(panel: pd.DataFrame) -> pd.DataFrame:
+    """dropped.csv: the source rows left out under ``panel.nonmember: drop``, and why (empty for the demo)."""
+    from interdep.panel.real import DROPPED_COLUMNS
+
+    return pd.DataFrame(panel.attrs.get("dropped", []), columns=DROPPED_COLUMNS)
+
+
+def dropped_summary(path: str | Path) -> str:
+    """The console line at the end of a run that dropped contributions (``panel.nonmember: drop``)."""
+    dropped = read_table(path)
+    if dropped.empty:
+        return f"interdep: no contribution rows dropped (panel.nonmember: drop; {path} is empty)"
+    return (f"interdep: {len(dropped)} contribution row(s) with {dropped['contrib_total'].sum():g} personnel "
+            f"dropped under panel.nonmember: drop, {dropped['year'].min()}-{dropped['year'].max()}; each row and "
+            f"why: {path} (and the report)")
+
+
 def validate_panel(panel: pd.DataFrame, file: str) -> None:
     """Refuse a panel with missing or duplicated keys or negative / non-numeric counts; name row and value."""
     for column in KEY:
