@@ -12,6 +12,6 @@ with logged(snakemake.log[0]) as log:
     panel, codebook = build_panel(panel_options_with_files(p.panel, sources))
     log.info("panel: %d rows, %d states", len(panel), panel["ccode"].nunique())
     write_text(render_codebook(codebook, panel, title=f"{p.dataset} panel"), snakemake.output.codebook)
-    if "dropped" in snakemake.output.keys():
+    if snakemake.output.get("dropped"):
         write_table(dropped_table(panel), snakemake.output.dropped)
     write_table(panel, snakemake.output.panel)

@@ -18,6 +18,6 @@ with logged(snakemake.log[0]):
         fits=[json.loads(Path(f).read_text()) for f in snakemake.input.fits],
         provenance=json.loads(Path(snakemake.input.provenance).read_text()),
         truth_model=p.truth_model,
-        dropped=read_table(snakemake.input.dropped) if "dropped" in snakemake.input.keys() else None,
+        dropped=read_table(snakemake.input.dropped) if snakemake.input.get("dropped") else None,
     )
     write_text(page, snakemake.output[0])
