@@ -208,6 +208,7 @@ def check_collinearity(Z: np.ndarray, names: Sequence[str], model_id: str, *, to
     """
     if Z.shape[1] == 0:
         return
+    check_enough_rows(Z.shape[0], list(names), model_id)
     norms = np.linalg.norm(Z, axis=0)
     scale = np.where(norms > 0, norms, 1.0)
     Zs = Z / scale
@@ -309,7 +310,8 @@ def build_design(
         raise InputError(f"model {mid!r}: unknown effects {effects!r}; expected one of {', '.join(EFFECTS)}")
     for col in ["ccode", "year", outcome, *regressors]:
         if col not in panel.columns:
-            raise InputError(f"model {mid!r}: column {col!r} not in the panel", value=col)
+            raise InputError(f"model {mid!r}: column {col!r} not in the panel (panel columns: "
+                             f"{', '.join(map(str, panel.columns))})", value=col)
     for ch in channels:
         if ch not in graphs:
             raise InputError(
@@ -376,7 +378,33 @@ def build_design(
         cols.append(data[c].to_numpy(dtype=float))
     design.X = np.column_stack(cols) if cols else np.empty((len(y), 0))
     design.names = names
+    check_enough_rows(design.n_obs, names, mid, years=(y0, y1))
+    check_links(design)
     return design
+
+
+def check_enough_rows(n_obs: int, names: Sequence[str], model_id: str, years: tuple[int, int] | None = None) -> None:
+    """Raise :class:`EstimationError` when the sample has no more rows than the design has columns."""
+    if n_obs > len(names):
+        return
+    when = f" in {years[0]}-{years[1]}" if years else ""
+    raise EstimationError(
+        f"model {model_id!r}: {n_obs} observation(s){when} for {len(names)} coefficient(s) ({', '.join(names)}); "
+        "use more years or states, or fewer regressors"
+    )
+
+
+def check_links(design: Design) -> None:
+    """Raise :class:`EstimationError` when a channel has no link among the sample's states in any year (every
+    state an island): no spatial parameter or diagnostic can be estimated on it."""
+    for ch, blocks in design.weights.items():
+        if all(w.nnz == 0 for w in blocks):
+            years = f"{int(design.years[0])}-{int(design.years[-1])}"
+            raise EstimationError(
+                f"model {design.model_id!r}: weights channel {ch!r} has no links among the sample's "
+                f"{design.n_units} states in {years} (every state is an island); use another channel, more years "
+                "or states, or a model without this channel"
+            )
 
 
 def _channel_blocks(

@@ -22,6 +22,7 @@ Estimators (``ESTIMATORS``):
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -31,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from interdep.errors import InputError
+from interdep.errors import EstimationError, InputError
 from interdep.models import cross_section as cs
 from interdep.models.design import EFFECTS, Design, build_design
 from interdep.models.impacts import linear_impacts, spatial_impacts
@@ -45,6 +46,7 @@ SPEC_KEYS = (
     "id", "estimator", "weights", "outcome", "regressors", "years", "effects",
     "dynamic", "wx_regressors", "lee_yu", "impact_draws", "w_lags", "description",
 )
+log = logging.getLogger(__name__)
 _CROSS_SECTION = {"sem_ml": cs.fit_sem_ml, "sar_gmm": cs.fit_sar_gmm, "sac": cs.fit_sac_gmm,
                   "sac_ml": cs.fit_sac_ml}
 
@@ -169,6 +171,26 @@ def _dispatch(est_name: str, spec: Mapping[str, Any], design: Design, seed: int)
     return est, linear_impacts(est, design.regressors, [])
 
 
+def _dispatch_named(est_name: str, spec: Mapping[str, Any], design: Design,
+                    seed: int) -> tuple[Estimate, pd.DataFrame]:
+    """:func:`_dispatch`, with a singular system inside spreg or numpy (raw ``LinAlgError``, spreg's "H'H singular")
+    turned into one :class:`EstimationError` naming the model, the estimator and what to change."""
+    try:
+        return _dispatch(est_name, spec, design, seed)
+    except (InputError, EstimationError):
+        raise
+    except Exception as err:
+        if not (isinstance(err, np.linalg.LinAlgError) or "singular" in str(err).lower()):
+            raise
+        log.error("model %r (%s) failed inside the estimator", design.model_id, est_name, exc_info=True)
+        channels = ", ".join(design.channels) or "none"
+        raise EstimationError(
+            f"model {design.model_id!r}: {est_name} found a singular system ({err}); with {design.n_obs} "
+            f"observations of {design.n_units} states, channel(s) {channels}: check the channel's links in these "
+            "years (weights/<channel>_summary.csv), drop regressors that are (nearly) collinear, or use more years "
+            "or states") from None
+
+
 # spreg's own searches, narrower than the admissible interval: an estimate there was clipped, not found
 _SPREG_SEARCH = {("sac", "lambda"): (-0.99, 0.99)}
 
@@ -234,7 +256,7 @@ def fit_model(
     est_name = _check_spec(spec)
     design = build_design(spec, panel, graphs, spatial_x=est_name in ("slx", "sdm_ml"),
                           dynamic=bool(spec.get("dynamic", False)))
-    estimate, impacts = _dispatch(est_name, spec, design, seed)
+    estimate, impacts = _dispatch_named(est_name, spec, design, seed)
     _flag_inadmissible(estimate, design, est_name)
     estimate.impacts = impacts
     seconds = time.perf_counter() - t0
