@@ -15,7 +15,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
+	$(BIN)/interdep --profile profiles/default --cores $(CORES)
 	@echo "Report: results/demo/report.html"
 
 test: $(STAMP) lint

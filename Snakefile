@@ -3,6 +3,9 @@
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
+from interdep.config import check_config_files, check_schema
+from interdep.workflow import parse_time_checks
+
 min_version("9.0")
 
 
@@ -12,7 +15,12 @@ if not config:
     raise WorkflowError("no config: run with the default profile or give --configfile")
 
 
-validate(config, "config/schema.yaml")
+# Config files are data: no python tags, no alias bombs, no YTE (interdep.config.load_config_file). Snakemake has
+# read them already; `.venv/bin/interdep` (README) runs the same check before Snakemake reads anything.
+with parse_time_checks():
+    check_config_files(workflow.overwrite_configfiles)
+    check_schema(config, "config/schema.yaml", source=", ".join(map(str, workflow.overwrite_configfiles)) or "config")
+validate(config, "config/schema.yaml")  # fills in the schema's defaults
 
 
 # A config with a `montecarlo:` section is a Monte Carlo study of the estimators (config/montecarlo.yaml).

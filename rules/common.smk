@@ -1,7 +1,7 @@
 # Helpers shared by the rules: names derived from the (validated) config. No computation here.
 import os
 
-from interdep.config import check_config, resolve_source
+from interdep.config import check_config, raw_dir_path, resolve_source
 from interdep.panel.build import dropped_summary
 from interdep.panel.sources import verify_sources
 from interdep.workflow_inputs import channel_source_file, panel_source_files
@@ -9,7 +9,7 @@ from interdep.workflow_inputs import channel_source_file, panel_source_files
 check_config(config, source="config")
 
 RESULTS = f"results/{config['dataset']}"
-RAW_DIR = config["raw_dir"]
+RAW_DIR = str(raw_dir_path(config["raw_dir"]))
 SEED = config.get("seed", 20260101)
 OUTPUTS = config.get("outputs") or {}
 CHANNELS = list(config["channels"])

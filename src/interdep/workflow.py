@@ -40,3 +40,13 @@ def logged(log_path: str | Path) -> Iterator[logging.Logger]:
             raise
         finally:
             root.removeHandler(handler)
+
+
+@contextlib.contextmanager
+def parse_time_checks() -> Iterator[None]:
+    """Around the Snakefile's checks of the config: an :class:`InputError` stops Snakemake with one line
+    (``interdep: InputError: ...``) instead of a traceback through the package."""
+    try:
+        yield
+    except InputError as err:
+        raise SystemExit(f"interdep: InputError: {err}") from None

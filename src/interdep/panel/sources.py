@@ -43,8 +43,8 @@ def read_sources(sources_csv: str | Path) -> pd.DataFrame:
 
 def resolve(raw_dir: str | Path, path: str | Path) -> Path:
     """A path from the config or the sources table: relative to ``raw_dir`` unless absolute."""
-    path = Path(path)
-    return path if path.is_absolute() else Path(raw_dir) / path
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else Path(raw_dir).expanduser() / path
 
 
 def verify_sources(
