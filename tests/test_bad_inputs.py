@@ -26,12 +26,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from interdep.config import resolve_source
+from interdep.config import check_schema, load_config_file, raw_dir_path, resolve_source
 from interdep.errors import EstimationError, InputError
 from interdep.io import read_table, write_json, write_table
 from interdep.models.fit import fit_model
 from interdep.outputs.tables import regression_table
-from interdep.panel.build import build_panel, states_by_year
+from interdep.panel.build import build_panel, dropped_summary, dropped_table, states_by_year
 from interdep.panel.real import source_files
 from interdep.panel.sources import verify_sources
 from interdep.weights.channels import build_channel
@@ -217,6 +217,54 @@ def _escape(kind: str):
     return make
 
 
+def _table_bytes(data: bytes, time: str = "year", **options: Any):
+    """The panel stage with a user contributions table given as bytes (encodings), by year or by date."""
+
+    def make(tmp: Path, raw: Path | None) -> Callable[[], Any]:
+        assert raw is not None
+        path = tmp / "contrib.csv"
+        path.write_bytes(data)
+        spec = {"file": str(path), "country_column": "country", "country_code": options.pop("code", "name"),
+                f"{time}_column": time, "value_columns": {"troops": "troops"}}
+        opts = {"source": "table", "years": [2000, 2000], "contributions": spec, "covariates": ["p5"], **options}
+        return lambda: build_panel(opts, raw)[0]
+
+    return make
+
+
+def _islands_only(panel: pd.DataFrame) -> pd.DataFrame:
+    """The demo panel with 2014 cut to the states without a contiguity link that year (every one an island)."""
+    g = _demo_graphs()["contiguity"][2014]
+    degree = np.asarray(g.sparse.sum(axis=1)).ravel()
+    islands = [c for c, d in zip(g.unique_ids, degree, strict=True) if d == 0]
+    return panel[(panel["year"] != 2014) | panel["ccode"].isin(islands)]
+
+
+def _config_file(text: str):
+    """Reading a config file as the Snakefile and ``interdep`` do."""
+
+    def make(tmp: Path, raw: Path | None) -> Callable[[], Any]:  # noqa: ARG001
+        path = _write(tmp / "bad.yaml", [text])
+        return lambda: load_config_file(path)
+
+    return make
+
+
+def _alias_bomb(depth: int = 9) -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, depth + 1)]
+    return "\n".join(["dataset: demo", *lines, f"raw_dir: *a{depth}"]) + "\n"
+
+
+def _schema(edit: Callable[[dict], None]):
+    def make(tmp: Path, raw: Path | None) -> Callable[[], Any]:  # noqa: ARG001
+        config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+        edit(config)
+        return lambda: check_schema(config, REPO / "config" / "schema.yaml", source="bad.yaml")
+
+    return make
+
+
 # ------------------------------------------------------------------------------------------------ the corpus
 
 CASES = [
@@ -293,7 +341,66 @@ CASES = [
     Case("regressor not in the panel", _model({"regressors": ["log_gdppc", "gdp_pc"]}),
          ("model 'bad'", "column 'gdp_pc' not in the panel", "value: 'gdp_pc'")),
     Case("outcome not in the panel", _model({"outcome": "log_contrb"}),
-         ("model 'bad'", "column 'log_contrb' not in the panel", "value: 'log_contrb'")),
+         ("model 'bad'", "column 'log_contrb' not in the panel", "panel columns: ccode, iso3, year",
+          "value: 'log_contrb'")),
+    # issue 14: contributions that cannot be placed, values past a bound, headers, encodings, dates
+    Case("contribution of a state outside the system that year", _table_bytes(b"country,year,troops\n"
+                                                                               b"452,2000,5\n260,2000,10\n",
+                                                                               code="ccode"),
+         ("contribution cannot be placed in the panel", "COW code 260 is not a state of the COW system in 2000",
+          "panel.nonmember: drop", "contrib.csv", "row: 3", "value: '260, 2000, 10 personnel'"), real=True),
+    Case("personnel under a name the name table excludes",
+         _table_bytes(b"country,year,troops\nGhana,2000,5\nTotal,2000,5\n"),
+         ("contribution cannot be placed", "name excluded by country_names.csv", "contrib.csv", "row: 3",
+          "value: 'Total, 2000, 5 personnel'"), real=True),
+    Case("infinite count", _table_bytes(b"country,year,troops\nGhana,2000,5\nGhana,2001,inf\n"),
+         ("count in column 'troops' is infinite or above the bound of 10,000,000", "contrib.csv", "row: 3",
+          "value: inf"), real=True),
+    Case("count of 1e308", _table_bytes(b"country,year,troops\nGhana,2000,1e308\n"),
+         ("infinite or above the bound", "contrib.csv", "row: 2", "value: 1e+308"), real=True),
+    Case("count above 10 million", _table_bytes(b"country,year,troops\nGhana,2000,5\nGhana,2001,20000000\n"),
+         ("above the bound of 10,000,000 personnel", "contrib.csv", "row: 3", "value: 20000000.0"), real=True),
+    Case("infinite count (demo panel)", _demo_panel(_demo_cell(5, "contrib_total", "inf")),
+         ("contrib_total must be a non-negative number (finite, at most 10,000,000)", "panel.csv", "row: 5",
+          "value: inf")),
+    Case("duplicated column name", _table_bytes(b"country,year,troops,troops\nGhana,2000,5,7\n"),
+         ("column name 'troops' appears twice in the header", "contrib.csv", "row: 1",
+          "['country', 'year', 'troops', 'troops']"), real=True),
+    Case("Latin-1 file", _table_bytes("country,year,troops\nGhana,2000,5\nCôte d'Ivoire,2000,7\n".encode("latin-1")),
+         ("not UTF-8", "byte 0xf4", "Latin-1", "save it as UTF-8", "contrib.csv", "row: 3",
+          "value: \"Côte d'Ivoire,2000,7\""), real=True),
+    Case("UTF-16 file", _table_bytes("country,year,troops\nGhana,2000,5\n".encode("utf-16")),
+         ("the file is UTF-16 (byte-order mark), not UTF-8", "contrib.csv", "row: 1", "value: 'ff fe"), real=True),
+    Case("dates with mixed time zones",
+         _table_bytes(b"country,date,troops\nGhana,2000-01-31T23:00:00+00:00,5\nGhana,2000-02-29T23:00:00-05:00,5\n",
+                      time="date"),
+         ("dates with different time zones", "+00:00", "-05:00", "contrib.csv", "row: 3",
+          "value: '2000-02-29T23:00:00-05:00'"), real=True),
+    Case("fewer observations than coefficients",
+         _model({}, lambda p: p[(p["year"] != 2014) | p["ccode"].isin([2, 20, 70])]),
+         ("model 'bad'", "3 observation(s) in 2014-2014 for 4 coefficient(s)", "const, log_gdppc, log_pop, polity2",
+          "more years or states"), error=EstimationError),
+    *[Case(f"every state an island ({est})", _model({"estimator": est}, _islands_only),
+           ("model 'bad'", "weights channel 'contiguity' has no links among the sample's 15 states in 2014-2014",
+            "every state is an island", "use another channel"), error=EstimationError)
+      for est in ("sar_ml", "sar_gmm", "sac", "sem_ml", "ols")],
+    # config files (what the Snakefile and `interdep` read before anything runs)
+    Case("YAML alias bomb", _config_file(_alias_bomb()),
+         ("YAML aliases expand the config file to more than 100,000 values", "bad.yaml", "row: line")),
+    Case("python tag in a config", _config_file("dataset: demo\nraw_dir: !!python/name:os.system\n"),
+         ("YAML tag not allowed", "bad.yaml", "row: line 2", "value: '!!python/name:os.system'")),
+    Case("python apply tag in a config",
+         _config_file('dataset: demo\nraw_dir: !!python/object/apply:os.system ["touch pwned"]\n'),
+         ("YAML tag not allowed", "bad.yaml", "row: line 2", "value: '!!python/object/apply:os.system'")),
+    Case("YTE template in a config", _config_file("dataset: demo\n__use_yte__: true\nraw_dir: ?'x'\n"),
+         ("YTE template (__use_yte__)", "runs code", "bad.yaml", "row: line 2", "value: '__use_yte__'")),
+    Case("schema: unknown estimator", _schema(lambda c: c["models"][0].update(estimator="sar_mle")),
+         ("is not one of ['ols', 'slx'", "bad.yaml", "row: models[0].estimator", "value: 'sar_mle'")),
+    Case("schema: misspelt key", _schema(lambda c: c["models"][0].update(regresors=["x"])),
+         ("unknown key(s) 'regresors' in models[0]; allowed: description", "row: models[0]",
+          "value: 'regresors'")),
+    Case("schema: a long wrong value is cut", _schema(lambda c: c.update(channels=list(range(10_000)))),
+         ("is not of type 'object'", "row: channels", "...'")),
 ]
 
 
@@ -332,6 +439,88 @@ def test_namibia_stays_na_when_read(tmp_path):
     path = _write(tmp_path / "iso2.csv", ["iso2,ccode\nNA,565\nNE,436\n"])
     assert pd.read_csv(path)["iso2"].isna().sum() == 1  # the trap
     assert read_table(path)["iso2"].tolist() == ["NA", "NE"]
+
+
+# ------------------------------------------------------------------------------------- accepted, or dropped when told
+
+
+def _needs(raw: Path | None) -> Path:
+    if raw is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("raw sources not found (required under CI=true)")
+        pytest.skip("raw sources (../shared/data or $INTERDEP_RAW_DIR) not found")
+    return raw
+
+
+def test_zero_personnel_for_a_name_that_is_no_state_that_year_is_accepted_and_never_mapped(raw, tmp_path):
+    """RADPKO reshaped from wide to long lists Montenegro with zeros before 2006: zero is not a contribution."""
+    rows = (b"country,year,troops\nMontenegro,2000,0\nSerbia and Montenegro,2000,0\nSerbia,2000,12\n"
+            b"Korea,2000,0\nGhana,2000,5\n")
+    panel = _table_bytes(rows)(tmp_path, _needs(raw))()
+    by = panel.set_index(["ccode", "year"])["troops"]
+    assert by[(345, 2000)] == 12 and by[(452, 2000)] == 5  # Serbia keeps its own value, nothing added
+    assert (341, 2000) not in by.index and (730, 2000) not in by.index  # Montenegro, old Korea: no state in 2000
+    assert by.sum() == 17 and panel.attrs["dropped"] == []
+
+
+def test_nonmember_drop_gives_a_complete_panel_and_lists_each_dropped_row(raw, tmp_path):
+    rows = b"country,year,troops\n452,2000,5\n260,2000,10\n2,2000,0\n"
+    panel = _table_bytes(rows, code="ccode", nonmember="drop")(tmp_path, _needs(raw))()
+    assert panel.groupby("year")["ccode"].size().loc[2000] > 150 and panel["troops"].sum() == 5
+    dropped = dropped_table(panel)
+    assert dropped[["row", "country", "year", "troops"]].values.tolist() == [[3, "260", 2000, 10.0]]
+    assert dropped["reason"].item() == "COW code 260 is not a state of the COW system in 2000"
+    assert dropped["file"].item().endswith("contrib.csv")
+    write_table(dropped, tmp_path / "dropped.csv")
+    assert dropped_summary(tmp_path / "dropped.csv").startswith(
+        "interdep: 1 contribution row(s) with 10 personnel dropped under panel.nonmember: drop, 2000-2000")
+
+
+def test_report_lists_the_dropped_rows(tmp_path):
+    from interdep.outputs.report import render_report
+
+    for name, header in {"impacts": "model_id,label,channel,effect,estimate,std_error,conf_low,conf_high",
+                         "diagnostics": "model_id", "weights": "channel", "descriptives": "column,label"}.items():
+        _write(tmp_path / f"{name}.csv", [header + "\n"])
+    dropped = pd.DataFrame([{"file": "un.csv", "row": 3, "country": "260", "year": 2000, "contrib_total": 10.0,
+                             "reason": "COW code 260 is not a state of the COW system in 2000"}])
+    page = render_report(dataset="x", table_names=[], figure_names=[], tables_dir=tmp_path, figures_dir=tmp_path,
+                         fits=[], provenance={}, dropped=dropped)
+    assert "Contributions dropped: 1 row(s), 10 personnel" in page and "not a state of the COW system" in page
+    assert "Made by rule <code>panel</code>" in page and "panel.nonmember" in page
+    no_drop = render_report(dataset="x", table_names=[], figure_names=[], tables_dir=tmp_path,
+                            figures_dir=tmp_path, fits=[], provenance={})
+    assert "Contributions dropped" not in no_drop
+
+
+@pytest.mark.parametrize("error", [np.linalg.LinAlgError("Singular matrix"), Exception("H'H singular - no inverse")])
+def test_singular_system_inside_spreg_becomes_one_message(monkeypatch, error, tmp_path, capsys):
+    """What spreg raises on a singular system (numpy's LinAlgError, its own bare Exception) names the model."""
+    from interdep.models import fit
+
+    def singular(*_args, **_kwargs):
+        raise error
+
+    monkeypatch.setitem(fit._CROSS_SECTION, "sem_ml", singular)
+    stage = _model({"estimator": "sem_ml"})(tmp_path, None)
+    with pytest.raises(SystemExit) as stop, logged(tmp_path / "stage.log"):
+        stage()
+    assert stop.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("interdep: EstimationError: model 'bad': sem_ml found a singular system")
+    assert str(error) in err
+    assert "weights/<channel>_summary.csv" in err and err.count("\n") == 1
+    assert "Traceback" in (tmp_path / "stage.log").read_text()  # the original error is kept in the log
+
+
+def test_raw_dir_with_a_tilde_is_expanded(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert raw_dir_path("~/data") == tmp_path / "data"
+    assert resolve_source("~/data", "cow/states.csv") == tmp_path / "data" / "cow" / "states.csv"
+    assert resolve_source("/elsewhere", "~/mine.csv") == tmp_path / "mine.csv"
+    from interdep.panel.sources import resolve
+
+    assert resolve("~/data", "x.csv") == tmp_path / "data" / "x.csv"
 
 
 # ------------------------------------------------------------------------------------------------ estimation flags
