@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import copy
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -712,16 +714,98 @@ def test_config_cannot_construct_python_objects(tmp_path):
     assert not (workdir / "pwned").exists() and not (workdir / "results").exists()
 
 
+INTERDEP = str(Path(sys.executable).with_name("interdep"))
+
+
+def _yte(config: dict) -> dict:
+    config = {"__use_yte__": True, **copy.deepcopy(config)}
+    config["dataset"] = "?__import__('pathlib').Path('pwned').touch() or 'demo'"
+    return config
+
+
+def _tagged(config: dict) -> str:
+    return yaml.safe_dump(config, sort_keys=False).replace("dataset: demo", "dataset: !!python/name:os.system")
+
+
 @pytest.mark.workflow
-@pytest.mark.xfail(strict=True, reason="gap (issue 8 report): Snakemake's config loader evaluates YTE templates "
-                   "(`__use_yte__: true`, `?expr` values) before the Snakefile can check anything")
-def test_config_cannot_evaluate_yte_expressions(tmp_path):
+@pytest.mark.parametrize(("kind", "fragments"), [
+    ("yte", ("YTE template (__use_yte__)", "row: line 1", "'__use_yte__'")),
+    ("python tag", ("YAML tag not allowed", "row: line 1", "'!!python/name:os.system'")),
+    ("alias bomb", ("YAML aliases expand the config file to more than 100,000 values", "row: line")),
+])
+def test_interdep_refuses_a_config_before_snakemake_reads_it(kind, fragments, tmp_path):
+    """``interdep`` (= snakemake after a check of its config files) stops on a config that would run code or
+    explode before Snakemake loads it (Snakemake evaluates YTE while loading, even on a dry run)."""
+    from test_faults import small_project
+
+    workdir = small_project(tmp_path / "project")
+    config = yaml.safe_load((workdir / "config" / "small.yaml").read_text())
+    text = {"yte": lambda: yaml.safe_dump(_yte(config), sort_keys=False), "python tag": lambda: _tagged(config),
+            "alias bomb": lambda: _alias_bomb(9)}[kind]()
+    (workdir / "config" / "bad.yaml").write_text(text)
+    result = subprocess.run([INTERDEP, "--dry-run", "--cores", "1", "--configfile", "config/bad.yaml"], cwd=workdir,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.startswith("interdep: InputError: ") and result.stderr.count("\n") == 1, result.stderr
+    for fragment in (*fragments, "config/bad.yaml"):
+        assert fragment in result.stderr, (fragment, result.stderr)
+    assert not (workdir / "pwned").exists() and not (workdir / "results").exists()
+
+
+@pytest.mark.workflow
+def test_snakemake_itself_stops_on_a_yte_config_after_loading_it(tmp_path):
+    """Plain ``snakemake`` has evaluated the template by the time the Snakefile runs (the README says to use
+    ``interdep``); the Snakefile's check still stops the run with the same one line."""
     from test_faults import run, small_project
 
     workdir = small_project(tmp_path / "project")
     config = yaml.safe_load((workdir / "config" / "small.yaml").read_text())
-    config = {"__use_yte__": True, **copy.deepcopy(config)}
-    config["dataset"] = "?__import__('pathlib').Path('pwned').touch() or 'demo'"
-    (workdir / "config" / "bad.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    run(workdir, "--dry-run", check=False, config="config/bad.yaml")
-    assert not (workdir / "pwned").exists()
+    (workdir / "config" / "bad.yaml").write_text(yaml.safe_dump(_yte(config), sort_keys=False))
+    result = run(workdir, "--dry-run", check=False, config="config/bad.yaml")
+    assert result.returncode != 0
+    assert "interdep: InputError: config file asks Snakemake to evaluate it as a YTE template" in result.stderr
+    assert not (workdir / "results").exists()
+
+
+@pytest.mark.workflow
+def test_raw_dir_under_home_is_found(tmp_path):
+    """``raw_dir: ~/demo`` (no shell expands ~ inside a config file) finds its files."""
+    from test_faults import small_project
+
+    workdir = small_project(tmp_path / "project")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "demo").symlink_to(workdir / "data" / "demo")
+    config = yaml.safe_load((workdir / "config" / "small.yaml").read_text())
+    config["raw_dir"] = "~/demo"
+    (workdir / "config" / "home.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    result = subprocess.run([INTERDEP, "--dry-run", "--cores", "1", "--configfile", "config/home.yaml"], cwd=workdir,
+                            capture_output=True, text=True, timeout=300, env={**os.environ, "HOME": str(home)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "input file not found" not in result.stdout + result.stderr
+
+
+@pytest.mark.workflow
+def test_dropped_contributions_are_written_and_counted_at_the_end_of_the_run(raw, tmp_path):
+    """Real data, ``panel.nonmember: drop``: the panel is built, dropped.csv lists the row and why, and the console
+    says how many rows were dropped when the run ends."""
+    from test_faults import run
+    from test_workflow import copy_project
+
+    raw = _needs(raw)
+    workdir = copy_project(REPO, tmp_path / "project")
+    table = _write(tmp_path / "contrib.csv", ["country,year,troops\n452,2000,5\n260,2000,10\n"])
+    config = yaml.safe_load((REPO / "config" / "ipi.yaml").read_text())
+    config.update(dataset="drop", raw_dir=str(raw))
+    config["panel"] = {"source": "table", "years": [2000, 2000], "covariates": ["p5"], "nonmember": "drop",
+                       "contributions": {"file": str(table), "country_column": "country", "country_code": "ccode",
+                                         "year_column": "year", "value_columns": {"troops": "troops"}}}
+    (workdir / "config" / "drop.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    result = run(workdir, "results/drop/dropped.csv", "results/drop/panel.csv", config="config/drop.yaml")
+    dropped = read_table(workdir / "results" / "drop" / "dropped.csv")
+    assert dropped[["row", "country", "troops"]].values.tolist() == [[3, 260, 10.0]]
+    assert "not a state of the COW system in 2000" in dropped["reason"].item()
+    panel = read_table(workdir / "results" / "drop" / "panel.csv")
+    assert panel["troops"].sum() == 5 and 260 not in panel["ccode"].tolist()
+    assert ("interdep: 1 contribution row(s) with 10 personnel dropped under panel.nonmember: drop"
+            in result.stdout + result.stderr)
