@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 COLUMNS = ["ccode", "iso3", "year", "troops", "police", "experts", "contrib_total", "contributed", "log_contrib",
            "contrib_share", "gdppc", "log_gdppc", "pop", "log_pop", "polity2", "polyarchy", "milex", "log_milex",
            "milper", "conflict_own", "conflict_neighbour", "refugees_hosted", "log_refugees_hosted", "p5",
-           "unga_idealpoint"]
+           "unga_idealpoint", "gdp_usd", "trade_total", "log_trade", "trade_openness", "log_trade_openness",
+           "terr_threat", "terr_threat_sd", "n_rivalries", "principal_rival", "regional_power", "global_power"]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ pytestmark = pytest.mark.realdata
 
 def test_sources_present_and_unchanged(raw_dir):
     out = verify_sources(raw_dir, REPO / "data" / "sources.csv")
-    assert (out["status"] == "ok").all() and len(out) == 44
+    assert (out["status"] == "ok").all() and len(out) == 48
 
 
 def test_panel_shape_keys_and_speed(built):

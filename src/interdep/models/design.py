@@ -279,7 +279,8 @@ def build_design(
     ----------
     spec : mapping
         The model entry (``id``, ``outcome``, ``regressors``, ``weights``, ``years``, ``effects``; optional
-        ``wx_regressors``: the regressors to lag spatially, default all).
+        ``wx_regressors``: the regressors to lag spatially, default all; ``complete_cases``: further columns a
+        row must have non-missing to enter, so that nested models are fitted on one sample).
     panel : pandas.DataFrame
         Country-year panel with ``ccode``, ``year`` and the named columns.
     graphs : mapping
@@ -306,9 +307,10 @@ def build_design(
     regressors = _spec_list(spec, "regressors")
     channels = _spec_list(spec, "weights")
     effects = spec.get("effects", "none")
+    complete = _spec_list(spec, "complete_cases")
     if effects not in EFFECTS:
         raise InputError(f"model {mid!r}: unknown effects {effects!r}; expected one of {', '.join(EFFECTS)}")
-    for col in ["ccode", "year", outcome, *regressors]:
+    for col in ["ccode", "year", outcome, *regressors, *complete]:
         if col not in panel.columns:
             raise InputError(f"model {mid!r}: column {col!r} not in the panel (panel columns: "
                              f"{', '.join(map(str, panel.columns))})", value=col)
@@ -328,6 +330,12 @@ def build_design(
 
     data = panel.loc[(panel["year"] >= y0) & (panel["year"] <= y1), ["ccode", "year", outcome, *regressors]]
     data = data.loc[:, ~data.columns.duplicated()].copy()
+    if complete:
+        incomplete = panel.loc[data.index, complete].isna().any(axis=1)
+        if incomplete.any():
+            notes.append(f"{int(incomplete.sum())} of {len(data)} rows dropped (missing in complete_cases "
+                         f"{', '.join(complete)})")
+        data = data.loc[~incomplete]
     extra: list[str] = []
     if dynamic:
         lagged = _lagged_outcome(panel, outcome, channels, graphs)

@@ -45,6 +45,7 @@ ESTIMATORS = ("ols", "slx", "sar_ml", "sdm_ml", "sem_ml", "sar_gmm", "sac", "sac
 SPEC_KEYS = (
     "id", "estimator", "weights", "outcome", "regressors", "years", "effects",
     "dynamic", "wx_regressors", "lee_yu", "impact_draws", "w_lags", "description",
+    "complete_cases",
 )
 log = logging.getLogger(__name__)
 _CROSS_SECTION = {"sem_ml": cs.fit_sem_ml, "sar_gmm": cs.fit_sar_gmm, "sac": cs.fit_sac_gmm,
@@ -97,6 +98,8 @@ def spec_schema() -> dict[str, Any]:
             "impact_draws": {"type": "integer", "minimum": 0, "default": 1000},
             "w_lags": {"enum": [1, 2], "default": 1},
             "description": {"type": "string"},
+            "complete_cases": {**names, "description": "further columns a row must have (one sample for nested "
+                                                       "models)"},
         },
     }
 

@@ -186,3 +186,186 @@ def p5(keys: pd.DataFrame) -> pd.Series:
     for ccode, (lo, hi) in P5.items():
         out |= ((keys["ccode"] == ccode) & keys["year"].between(lo, hi)).to_numpy()
     return pd.Series(out.astype("int64"), index=keys.index, name="p5")
+
+
+# --------------------------------------------------------------------------------------------- motives
+
+#: Kinds of strategic rivalry flagged in Thompson, Sakuwa & Suhas (2021) (tss_rivalries columns, 1 or empty).
+RIVALRY_KINDS = ("positional", "spatial", "ideological", "interventionary")
+RIVALRY_COLUMNS = ["tssr_id", "ccode1", "ccode2", "start", "end", *RIVALRY_KINDS, "principal", "aprin"]
+
+
+def _years_covered(df: pd.DataFrame) -> tuple[int, int]:
+    return int(df["year"].min()), int(df["year"].max())
+
+
+def read_trade(path: str | Path) -> pd.DataFrame:
+    """COW National Trade v4.0 (peacesciencer ``cow_trade_sy``): imports + exports, current million US$.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``ccode, year, trade_total, log_trade``; ``trade_total`` is missing when imports or exports is (nothing
+        imputed); ``attrs["years"]`` = (first, last) year covered.
+    """
+    df = _keyed(read_table(path, usecols=["ccode", "year", "imports", "exports"]), path)
+    for col in ("imports", "exports"):
+        if (df[col] < 0).any():
+            raise InputError(f"negative {col}", file=str(path), value=df.loc[df[col] < 0, col].iloc[0])
+    df["trade_total"] = df["imports"] + df["exports"]  # NaN if either is missing
+    df["log_trade"] = _log_or_na(df["trade_total"])
+    out = df[["ccode", "year", "trade_total", "log_trade"]]
+    out.attrs["years"] = _years_covered(df)
+    return out
+
+
+def read_wb_gdp(path: str | Path) -> pd.DataFrame:
+    """World Bank WDI NY.GDP.MKTP.CD (datahub copy): GDP in current US$, ISO3 codes mapped to COW codes.
+
+    Rows whose code is not a COW state in ``countries.csv`` (aggregates such as WLD, and territories such as
+    Hong Kong) are dropped and logged.
+    """
+    df = read_table(path, usecols=["Country Code", "Year", "Value"], dtype={"Country Code": str})
+    df["ccode"] = countries.iso3_to_ccode(df["Country Code"].fillna(""), file=str(path), unknown="na")
+    dropped = sorted(set(df.loc[df["ccode"].isna(), "Country Code"].dropna()))
+    log.info("World Bank GDP codes without a COW state, dropped: %s", ", ".join(dropped))
+    df = df.dropna(subset=["ccode"]).rename(columns={"Year": "year", "Value": "gdp_usd"})
+    if (df["gdp_usd"] <= 0).any():
+        raise InputError("non-positive GDP", file=str(path), value=df.loc[df["gdp_usd"] <= 0, "gdp_usd"].iloc[0])
+    return _keyed(df[["ccode", "year", "gdp_usd"]], path)
+
+
+def trade_openness(trade: pd.DataFrame, gdp: pd.DataFrame) -> pd.DataFrame:
+    """Trade openness in percent of GDP: ``100 * trade_total * 1e6 / gdp_usd``.
+
+    Both in current US dollars of the same year (COW trade in millions, hence the factor 1e6); no deflator is
+    needed because numerator and denominator are in the same year's prices. Missing when either is missing.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``ccode, year, gdp_usd, trade_total, log_trade, trade_openness, log_trade_openness`` on the union of
+        both keys.
+    """
+    out = gdp.merge(trade, on=["ccode", "year"], how="outer", validate="one_to_one")
+    out["trade_openness"] = 100.0 * out["trade_total"] * 1e6 / out["gdp_usd"]
+    out["log_trade_openness"] = _log_or_na(out["trade_openness"])
+    return out[["ccode", "year", "gdp_usd", "trade_total", "log_trade", "trade_openness", "log_trade_openness"]]
+
+
+def read_terrthreat(path: str | Path) -> pd.DataFrame:
+    """Miller (2022) latent external territorial threat: ``terr_threat`` (posterior estimate ``lterrthreat``)
+    and ``terr_threat_sd`` (its posterior sd). The source ends in 2010; later years stay missing."""
+    df = _keyed(read_table(path, usecols=["ccode", "year", "lterrthreat", "sd"]), path)
+    if (df["sd"] < 0).any():
+        raise InputError("negative posterior sd", file=str(path), value=df.loc[df["sd"] < 0, "sd"].iloc[0])
+    return df.rename(columns={"lterrthreat": "terr_threat", "sd": "terr_threat_sd"})
+
+
+def read_rivalries(path: str | Path) -> pd.DataFrame:
+    """Thompson, Sakuwa & Suhas (2021) strategic rivalries (peacesciencer ``tss_rivalries``), one row per rivalry.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``tssr_id, ccode1, ccode2, start, end`` (int; the rivalry is ongoing in every year ``start..end``), the
+        kinds :data:`RIVALRY_KINDS` and ``principal`` (both sides' main rivalry), ``aprin`` (main rivalry of one
+        side, the source does not say which) as 0/1. ``attrs["years"]`` = (first start, last end).
+
+    Raises
+    ------
+    InputError
+        Missing codes or years, ``end < start``, a flag other than 1 or empty, a self-rivalry.
+    """
+    df = read_table(path, usecols=RIVALRY_COLUMNS)
+    keys = ["tssr_id", "ccode1", "ccode2", "start", "end"]
+    bad = df[keys].isna().any(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError("missing rivalry id, code or year", file=str(path), row=i + 2, value=df.iloc[i].tolist())
+    df = df.astype(dict.fromkeys(keys, "int64"))
+    for col in [*RIVALRY_KINDS, "principal", "aprin"]:
+        odd = df[col].notna() & (df[col] != 1)
+        if odd.any():
+            i = int(np.flatnonzero(odd.to_numpy())[0])
+            raise InputError(f"{col} must be 1 or empty", file=str(path), row=i + 2, value=df[col].iloc[i])
+        df[col] = df[col].notna().astype("int64")
+    for mask, what in ((df["end"] < df["start"], "end year before start year"),
+                       (df["ccode1"] == df["ccode2"], "a state cannot be its own rival")):
+        if mask.any():
+            i = int(np.flatnonzero(mask.to_numpy())[0])
+            raise InputError(what, file=str(path), row=i + 2, value=df[keys].iloc[i].tolist())
+    df.attrs["years"] = (int(df["start"].min()), int(df["end"].max()))
+    return df
+
+
+def rivalry_dyads(rivalries: pd.DataFrame, years: range | list[int]) -> pd.DataFrame:
+    """Rivalry-years ``tssr_id, ccode1, ccode2, year`` of the rivalries ongoing in ``years`` (start..end)."""
+    years = np.asarray(list(years), dtype="int64")
+    parts = [r.assign(year=t) for t in years
+             for r in [rivalries[(rivalries["start"] <= t) & (rivalries["end"] >= t)]]]  # fmt: skip
+    cols = [*rivalries.columns, "year"]
+    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
+
+
+def rivalry_counts(keys: pd.DataFrame, rivalries: pd.DataFrame) -> pd.DataFrame:
+    """Per state-year: ``n_rivalries`` (ongoing strategic rivalries) and ``principal_rival`` (1 if one of them has
+    ``principal == 1``, the main rivalry of both sides). Missing outside the source's years.
+
+    A rivalry with only ``aprin == 1`` (principal for one side, which one the source does not say) does not count
+    as a principal rival of either side. Counted whether or not the rival is in the panel that year.
+    """
+    ry = rivalry_dyads(rivalries, sorted(keys["year"].unique()))
+    sides = pd.concat([ry.rename(columns={"ccode1": "ccode"}), ry.rename(columns={"ccode2": "ccode"})])
+    per = sides.groupby(["ccode", "year"]).agg(n_rivalries=("tssr_id", "nunique"), principal_rival=("principal", "max"))
+    out = keys[["ccode", "year"]].merge(per.reset_index(), on=["ccode", "year"], how="left")
+    out = out[["n_rivalries", "principal_rival"]].fillna(0.0)
+    lo, hi = rivalries.attrs["years"]
+    out.loc[~keys["year"].between(lo, hi).to_numpy(), :] = np.nan
+    return out.set_axis(keys.index).astype("Int64")
+
+
+def read_powers(path: str | Path) -> pd.DataFrame:
+    """Maoz (2010) regional and global power spells (peacesciencer ``maoz_powers``), as dates.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``ccode, status (regional|global), start, end`` (Timestamps), one row per spell;
+        ``attrs["years"]`` = (first start year, last end year).
+    """
+    df = read_table(path, usecols=["ccode", "regstdate", "regenddate", "globstdate", "globenddate"])
+    countries.check_ccodes(df["ccode"], file=str(path))
+    spells = []
+    for status, st, en in (("regional", "regstdate", "regenddate"), ("global", "globstdate", "globenddate")):
+        part = df[["ccode", st, en]].dropna(how="all", subset=[st, en])
+        start = pd.to_datetime(part[st], format="%Y-%m-%d", errors="coerce")
+        end = pd.to_datetime(part[en], format="%Y-%m-%d", errors="coerce")
+        bad = start.isna() | end.isna() | (end < start)
+        if bad.any():
+            i = bad.to_numpy().nonzero()[0][0]
+            raise InputError(f"{status} spell without valid dates (YYYY-MM-DD, end >= start)", file=str(path),
+                             row=int(part.index[i]) + 2, value=part.iloc[i][[st, en]].tolist())
+        spells.append(pd.DataFrame({"ccode": part["ccode"].astype("int64"), "status": status,
+                                    "start": start, "end": end}))  # fmt: skip
+    out = pd.concat(spells, ignore_index=True)
+    out.attrs["years"] = (int(out["start"].dt.year.min()), int(out["end"].dt.year.max()))
+    return out
+
+
+def power_status(keys: pd.DataFrame, spells: pd.DataFrame) -> pd.DataFrame:
+    """``regional_power`` and ``global_power`` (0/1): a spell of that status covers 1 July of the year.
+
+    Missing outside the years the spells cover (peacesciencer right-bounds them at 2019-12-31).
+    """
+    mid = pd.to_datetime(keys["year"].astype(str) + "-07-01").to_numpy()
+    out = pd.DataFrame(index=keys.index)
+    for status in ("regional", "global"):
+        hit = np.zeros(len(keys), dtype=bool)
+        for s in spells[spells["status"] == status].itertuples():
+            covers = (mid >= s.start.to_datetime64()) & (mid <= s.end.to_datetime64())
+            hit |= (keys["ccode"].to_numpy() == s.ccode) & covers
+        out[f"{status}_power"] = hit.astype("float64")
+    lo, hi = spells.attrs["years"]
+    out.loc[~keys["year"].between(lo, hi).to_numpy(), :] = np.nan
+    return out.astype("Int64")

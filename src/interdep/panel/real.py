@@ -46,6 +46,11 @@ DEFAULT_FILES = {
     "ucdp_acd": "ucdp_acd/ucdp_acd_v25_1_peacesciencer.csv",
     "unhcr_population": "unhcr/unhcr_population_refugees_pkg.csv.gz",
     "unga_idealpoints": "unga_idealpoints/IdealpointsJuly2025.csv",
+    "cow_trade": "cow_trade/cow_trade_sy_peacesciencer.csv",
+    "wb_gdp": "worldbank/wb_gdp_current_usd_datahub.csv",
+    "terrthreat": "terrthreat/terrthreat_peacesciencer.csv.gz",
+    "tss_rivalries": "rivalries/tss_rivalries_peacesciencer.csv",
+    "maoz_powers": "maoz_powers/maoz_powers_peacesciencer.csv",
 }
 
 #: Covariate groups -> the source keys they read.
@@ -57,6 +62,10 @@ COVARIATES = {
     "refugees": ["unhcr_population"],
     "p5": [],
     "unga": ["unga_idealpoints"],
+    "trade": ["cow_trade", "wb_gdp"],
+    "threat": ["terrthreat"],
+    "rivalry": ["tss_rivalries"],
+    "status": ["maoz_powers"],
 }
 
 OPTION_KEYS = {"years", "source", "contributions", "covariates", "contiguity_max_type", "unga_column", "files",
@@ -106,6 +115,36 @@ CODEBOOK: dict[str, tuple[str, str, str, str]] = {
            "USA, UK, France, USSR/Russia, China (ROC until 1970, PRC from 1971)"),
     "unga_idealpoint": ("UNGA ideal point", "latent scale", "Bailey, Strezhnev & Voeten July 2025 "
                         "(unga_idealpoints)", "unga_column (default idealpointall) as published"),
+    "gdp_usd": ("GDP, current US$", "current US$", "World Bank WDI NY.GDP.MKTP.CD (wb_gdp), ISO3 -> COW via "
+                "countries.csv", "as published; missing where the World Bank has no series (e.g. Taiwan)"),
+    "trade_total": ("imports + exports", "current million US$", "COW National Trade v4.0 (cow_trade)",
+                    "imports + exports; missing if either is missing; ends 2014"),
+    "log_trade": ("log total trade", "log current million US$", "COW National Trade v4.0 (cow_trade)",
+                  "log(trade_total)"),
+    "trade_openness": ("trade openness", "percent of GDP", "COW trade (cow_trade) / World Bank GDP (wb_gdp)",
+                       "100 * trade_total * 1e6 / gdp_usd: both in current US$ of the same year, so no deflator; "
+                       "not the panel's gdppc (2011 international $, PPP), which is not in market exchange-rate "
+                       "dollars; missing if either is missing. Values as in the sources, not trimmed: Liberia "
+                       "400-5,000 %, Luxembourg 1990-1996 1,400-1,750 %, Singapore ~250-340 %; "
+                       "COW 365 in 1990 is divided by the World Bank's RUS series"),
+    "log_trade_openness": ("log trade openness", "log percent of GDP", "cow_trade / wb_gdp",
+                           "log(trade_openness); damps the outliers above"),
+    "terr_threat": ("latent external territorial threat", "latent scale (posterior estimate)",
+                    "Miller 2022, JGSS 7(4) (terrthreat)", "lterrthreat as published; its posterior sd is "
+                    "terr_threat_sd (about 0.03-0.05 in 1990-2010 against a spread of about -1.3..0.9); the source "
+                    "ends 2010: later years missing, not zero"),
+    "terr_threat_sd": ("posterior sd of terr_threat", "latent scale", "Miller 2022 (terrthreat)",
+                       "sd as published; missing after 2010"),
+    "n_rivalries": ("ongoing strategic rivalries", "count", "Thompson, Sakuwa & Suhas 2021 (tss_rivalries)",
+                    "number of rivalries with start <= year <= end the state is a side of (rival in the system or "
+                    "not); 0 if none; the source's end 2020 means ongoing"),
+    "principal_rival": ("has a principal rival", "0/1", "Thompson, Sakuwa & Suhas 2021 (tss_rivalries)",
+                        "1 if an ongoing rivalry has principal = 1 (the main rivalry of both sides); rivalries with "
+                        "only aprin = 1 (main rivalry of one side, the source does not say which) do not count"),
+    "regional_power": ("regional power", "0/1", "Maoz 2010 (maoz_powers)", "1 if a regional-power spell covers "
+                       "1 July of the year; spells right-bounded at 2019-12-31 by peacesciencer"),
+    "global_power": ("global power", "0/1", "Maoz 2010 (maoz_powers)", "1 if a global-power spell covers "
+                     "1 July of the year (1990-2014: USA, UK; USSR in 1990); compare p5"),
 }
 
 
@@ -322,6 +361,9 @@ def _add_covariates(panel: pd.DataFrame, files: dict[str, Path], options: dict[s
         "nmc": lambda: covariates.read_nmc(files["cow_nmc"]),
         "unga": lambda: covariates.read_unga(files["unga_idealpoints"], options.get("unga_column", "idealpointall")),
         "refugees": lambda: covariates.read_refugees(files["unhcr_population"]),
+        "trade": lambda: covariates.trade_openness(covariates.read_trade(files["cow_trade"]),
+                                                   covariates.read_wb_gdp(files["wb_gdp"])),
+        "threat": lambda: covariates.read_terrthreat(files["terrthreat"]),
     }
     for name in COVARIATES:
         if name not in wanted:
@@ -332,6 +374,11 @@ def _add_covariates(panel: pd.DataFrame, files: dict[str, Path], options: dict[s
             panel = _add_conflict(panel, files, int(options.get("contiguity_max_type", 1)))
         elif name == "p5":
             panel["p5"] = covariates.p5(panel)
+        elif name == "rivalry":
+            counts = covariates.rivalry_counts(panel, covariates.read_rivalries(files["tss_rivalries"]))
+            panel = panel.join(counts)
+        elif name == "status":
+            panel = panel.join(covariates.power_status(panel, covariates.read_powers(files["maoz_powers"])))
     return panel
 
 

@@ -23,6 +23,7 @@ from libpysal.graph import Graph
 
 from interdep.errors import InputError
 from interdep.io import read_table
+from interdep.panel.covariates import RIVALRY_KINDS, read_rivalries, rivalry_dyads
 from interdep.weights.graphs import check_islands, graph_from_dyads, symmetrise_graph, transform_graph
 
 Plan = dict[int, tuple[int, np.ndarray]]  # target year -> (source year, ids of the target year)
@@ -42,6 +43,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "igo": {"weighting": "count", "min_shared": 1},
     "unga": {"variable": "idealpointall", "similarity": "exp", "scale": 1.0, "k": 5},
     "dyads": {"value": "value", "mirror": False, "strict": True},
+    "rivalry": {"rivals": "all", "kinds": None},
 }  # fmt: skip
 CHOICES: dict[str, tuple] = {
     "transform": ("row", "spectral", "raw"),
@@ -53,6 +55,7 @@ CHOICES: dict[str, tuple] = {
     "weighting": ("binary", "count"),
     "similarity": ("exp", "knn"),
     "variable": ("idealpointall", "idealpointfp", "idealpointlegacy"),
+    "rivals": ("all", "principal", "principal_any"),
 }
 POSITIVE = ("power", "cutoff_km", "scale_km", "floor_km", "scale")
 DEFAULT_FILES = {
@@ -64,6 +67,7 @@ DEFAULT_FILES = {
     ("alliance", "cow", "binary"): "cow_alliance/cow_alliance_v4_1_ddy_directed_peacesciencer.csv",
     "igo": "cow_igo/cow_igo_ndy_peacesciencer.csv.gz",
     "unga": "unga_idealpoints/IdealpointsJuly2025.csv",
+    "rivalry": "rivalries/tss_rivalries_peacesciencer.csv",
 }
 
 
@@ -81,7 +85,7 @@ def build_channel(
     ----------
     spec : mapping
         One channel entry of the config: ``name``, ``type`` (contiguity, distance, alliance, igo, unga,
-        dyads), the common options ``transform`` (row | spectral | raw), ``islands`` (keep | fail),
+        dyads, rivalry), the common options ``transform`` (row | spectral | raw), ``islands`` (keep | fail),
         ``symmetrise`` (bool), ``lag`` (int >= 0), optional ``file``, and the type's own keys
         (:data:`DEFAULTS`).
     ids_by_year : mapping of int to sequence of int
@@ -187,8 +191,17 @@ def _check_values(spec: dict[str, Any], where: str) -> None:
             row=where,
             value=(spec["source"], spec["obligation"]),
         )
+    if spec["type"] == "rivalry":
+        _check_rivalry_kinds(spec["kinds"], where)
     if spec["type"] == "dyads" and not spec.get("file"):
         raise InputError("a dyads channel needs file: (a table ccode1, ccode2, year, value)", row=where)
+
+
+def _check_rivalry_kinds(kinds: Any, where: str) -> None:
+    if kinds is None:
+        return
+    if not isinstance(kinds, list) or not kinds or any(k not in RIVALRY_KINDS for k in kinds):
+        raise InputError(f"kinds must be null or a non-empty list of {list(RIVALRY_KINDS)}", row=where, value=kinds)
 
 
 def _check_ints(spec: dict[str, Any], where: str) -> None:
@@ -529,6 +542,33 @@ def _dyads(spec: Mapping[str, Any], path: Path, plan: Plan) -> dict[int, Graph]:
                         file_rows=True)
 
 
+# --------------------------------------------------------------------------------------------- rivalry
+
+
+def _rivalry(spec: Mapping[str, Any], path: Path, plan: Plan) -> dict[int, Graph]:
+    """Strategic rivals (Thompson, Sakuwa & Suhas 2021): link i and j in year t when a rivalry between them is
+    ongoing (start <= t <= end); binary and symmetric.
+
+    ``rivals``: ``all`` rivalries, only ``principal`` ones (the main rivalry of both sides) or ``principal_any``
+    (principal, or asymmetric principal ``aprin``: the main rivalry of one side, the source does not say which).
+    ``kinds``: only rivalries with at least one of these elements (positional, spatial, ideological,
+    interventionary); null = any. A rival outside the panel that year is dropped; states without a rival are islands.
+    """
+    rivalries = read_rivalries(path)
+    lo, hi = rivalries.attrs["years"]
+    outside = sorted({s for s, _ in plan.values() if not lo <= s <= hi})
+    if outside:
+        raise InputError(f"source covers years {lo}-{hi}; needed (after lag)", file=str(path), value=outside)
+    if spec["rivals"] == "principal":
+        rivalries = rivalries[rivalries["principal"] == 1]
+    elif spec["rivals"] == "principal_any":
+        rivalries = rivalries[(rivalries["principal"] == 1) | (rivalries["aprin"] == 1)]
+    if spec["kinds"]:
+        rivalries = rivalries[rivalries[list(spec["kinds"])].eq(1).any(axis=1)]
+    dyads = rivalry_dyads(rivalries, sorted({s for s, _ in plan.values()}))
+    return _dyad_graphs(dyads, plan, path, mirror=True)
+
+
 _BUILDERS: dict[str, Callable[[Mapping[str, Any], Path, Plan], dict[int, Graph]]] = {
     "contiguity": _contiguity,
     "distance": _distance,
@@ -536,4 +576,5 @@ _BUILDERS: dict[str, Callable[[Mapping[str, Any], Path, Plan], dict[int, Graph]]
     "igo": _igo,
     "unga": _unga,
     "dyads": _dyads,
+    "rivalry": _rivalry,
 }
