@@ -3,10 +3,12 @@ import os
 
 from interdep.config import check_config, raw_dir_path, resolve_source
 from interdep.panel.build import dropped_summary
+from interdep.workflow import parse_time_checks
 from interdep.panel.sources import verify_sources
 from interdep.workflow_inputs import channel_source_file, panel_source_files
 
-check_config(config, source="config")
+with parse_time_checks():
+    check_config(config, source="config")
 
 RESULTS = f"results/{config['dataset']}"
 RAW_DIR = str(raw_dir_path(config["raw_dir"]))

@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 import yaml
 
-from interdep.config import check_config, resolve_source
+from interdep.config import check_config, check_schema, load_config_file, resolve_source
 from interdep.errors import InputError
 
 
@@ -25,6 +25,14 @@ def config(repo, request):
 def test_shipped_configs_are_valid(config, schema):
     jsonschema.validate(config, schema)
     check_config(config)
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "ipi.yaml", "montecarlo.yaml"])
+def test_shipped_config_files_pass_the_file_and_schema_checks(repo, name):
+    """What the Snakefile and ``interdep`` run first: plain YAML data, then one-line schema errors."""
+    config = load_config_file(repo / "config" / name)
+    assert config == yaml.safe_load((repo / "config" / name).read_text())
+    check_schema(config, repo / "config" / "schema.yaml")
 
 
 @pytest.mark.parametrize(

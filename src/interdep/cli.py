@@ -22,8 +22,11 @@ def config_files(argv: list[str]) -> list[str]:
     """The config files Snakemake would load for these arguments (``--configfile`` and profiles' ``configfile``)."""
     from snakemake.cli import parse_args
 
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        _, args = parse_args(argv)  # prints "Using profile ..."; Snakemake prints it again when it runs
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            _, args = parse_args(argv)  # prints "Using profile ..."; Snakemake prints it again when it runs
+    except (SystemExit, Exception):  # bad arguments: Snakemake reports them, and loads no config
+        return []
     return [str(f) for f in (args.configfile or [])]
 
 

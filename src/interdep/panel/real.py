@@ -275,7 +275,7 @@ def unplaced_contributions(long: pd.DataFrame, keys: pd.DataFrame, years: tuple[
     rows["reason"] = np.where(
         rows["ccode"].notna(),
         "COW code " + rows["ccode"].astype(str) + " is not a state of the COW system in " + rows["year"].astype(str),
-        "name excluded by country_names.csv: " + rows["excluded"].astype(str),
+        "name excluded by country_names.csv: " + rows["excluded"].astype(str).str.removeprefix("excluded: "),
     )
     rows["file"] = file
     rows["period"] = rows["period"].astype(str)
