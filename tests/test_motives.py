@@ -9,9 +9,11 @@ import csv
 import gzip
 import math
 
+import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from interdep.errors import InputError
 from interdep.models.design import build_design
@@ -127,6 +129,20 @@ def test_rivalry_spec_errors_name_the_channel(spec, message):
     with pytest.raises(InputError, match=message) as err:
         resolve_spec({"name": "rv", "type": "rivalry", **spec})
     assert "'rv'" in str(err.value)
+
+
+@pytest.mark.parametrize(("channel", "ok"), [
+    ({"type": "rivalry"}, True),
+    ({"type": "rivalry", "rivals": "principal", "kinds": ["spatial", "ideological"]}, True),
+    ({"type": "rivalry", "kinds": ["economic"]}, False),
+    ({"type": "rivalry", "kinds": []}, False),
+    ({"type": "rivalry", "max_type": 1}, False),
+    ({"type": "contiguity", "rivals": "all"}, False),
+])
+def test_schema_accepts_only_rivalry_keys_on_a_rivalry_channel(repo, channel, ok):
+    schema = yaml.safe_load((repo / "config" / "schema.yaml").read_text())
+    validator = jsonschema.Draft202012Validator({**schema["$defs"]["channel"], "$defs": schema["$defs"]})
+    assert validator.is_valid(channel) is ok
 
 
 # --------------------------------------------------------------------------------------------- unit: status

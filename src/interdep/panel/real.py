@@ -142,7 +142,8 @@ CODEBOOK: dict[str, tuple[str, str, str, str]] = {
                         "1 if an ongoing rivalry has principal = 1 (the main rivalry of both sides); rivalries with "
                         "only aprin = 1 (main rivalry of one side, the source does not say which) do not count"),
     "regional_power": ("regional power", "0/1", "Maoz 2010 (maoz_powers)", "1 if a regional-power spell covers "
-                       "1 July of the year; spells right-bounded at 2019-12-31 by peacesciencer"),
+                       "1 July of the year; Maoz codes to 2001, spells ongoing then run to 2019-12-31 in the file "
+                       "(peacesciencer's right bound), so later years carry the 2001 status"),
     "global_power": ("global power", "0/1", "Maoz 2010 (maoz_powers)", "1 if a global-power spell covers "
                      "1 July of the year (1990-2014: USA, UK; USSR in 1990); compare p5"),
 }
