@@ -11,6 +11,7 @@ SEED = config.get("seed", 20260101)
 OUTPUTS = config.get("outputs") or {}
 CHANNELS = list(config["channels"])
 MODELS = {m["id"]: m for m in config["models"]}
+MODEL_LABELS = {m: spec.get("label", m) for m, spec in MODELS.items()}  # names of the models in tables and figures
 
 
 wildcard_constraints:

@@ -43,7 +43,7 @@ __all__ = ["ESTIMATORS", "SPEC_KEYS", "FitResult", "fit_model", "spec_schema"]
 ESTIMATORS = ("ols", "slx", "sar_ml", "sdm_ml", "sem_ml", "sar_gmm", "sac", "sac_ml")
 SPEC_KEYS = (
     "id", "estimator", "weights", "outcome", "regressors", "years", "effects",
-    "dynamic", "wx_regressors", "lee_yu", "impact_draws", "w_lags", "description",
+    "dynamic", "wx_regressors", "lee_yu", "impact_draws", "w_lags", "description", "label",
 )
 _CROSS_SECTION = {"sem_ml": cs.fit_sem_ml, "sar_gmm": cs.fit_sar_gmm, "sac": cs.fit_sac_gmm,
                   "sac_ml": cs.fit_sac_ml}
@@ -95,6 +95,7 @@ def spec_schema() -> dict[str, Any]:
             "impact_draws": {"type": "integer", "minimum": 0, "default": 1000},
             "w_lags": {"enum": [1, 2], "default": 1},
             "description": {"type": "string"},
+            "label": {"type": "string"},
         },
     }
 
