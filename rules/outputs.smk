@@ -78,6 +78,7 @@ rule provenance:
     params:
         config=config,
         seed=SEED,
+        raw_dir=RAW_DIR,
     log:
         f"{RESULTS}/logs/provenance.log",
     threads: 1
@@ -104,8 +105,10 @@ rule report:
     params:
         dataset=config["dataset"],
         tables=list(TABLES),
+        table_models=TABLES,
         figures=FIGURES,
         models=list(MODELS),
+        model_labels=MODEL_LABELS,
         truth_model=OUTPUTS.get("truth_model"),
     log:
         f"{RESULTS}/logs/report.log",

@@ -18,5 +18,8 @@ with logged(snakemake.log[0]):
         fits=[json.loads(Path(f).read_text()) for f in snakemake.input.fits],
         provenance=json.loads(Path(snakemake.input.provenance).read_text()),
         truth_model=p.truth_model,
+        model_labels=p.model_labels,
+        table_models=p.table_models,
+        codebook=snakemake.input.codebook,
     )
     write_text(page, snakemake.output[0])
