@@ -78,7 +78,6 @@ rule provenance:
     params:
         config=config,
         seed=SEED,
-        raw_dir=RAW_DIR,
     log:
         f"{RESULTS}/logs/provenance.log",
     threads: 1

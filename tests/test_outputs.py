@@ -184,3 +184,90 @@ def test_provenance_hashes_inputs_and_has_no_clock(tmp_path, repo, monkeypatch):
     assert "demo generator (interdep.panel.demo.SEED)" in demo["seeds"]
     assert record["packages"]["spreg"] != "not installed"
     assert record == provenance(**args)  # no clock in it: the same inputs give the same record
+
+
+def test_latex_tables_compile(models, pdflatex, tmp_path):
+    """Every kind of table, with the labels' special characters, compiles in a standard TeX (booktabs,
+    threeparttable)."""
+    import subprocess
+
+    labels = {"x": "Income per head (US$, 2011 int'l) & more_stuff", "y": "log of 1 + contributions ≥ 0"}
+    models["gmm"] = (fit("gmm", estimator="sar_gmm", outcome="y"), models["sar"][1])
+    t = tbl.regression_table(models, ["ols", "sar", "gmm"], labels, {"ols": "OLS #1", "sar": "SAR, 50%"})
+    tex = [tbl.to_latex(t, t.attrs["note"], caption="Regression table main: log contributions", label="tab:main",
+                        header=t.attrs["header"], rules_after=t.attrs["rules_after"])]
+    numbers = pd.DataFrame([("sar", "x", "Income", "all", e, v, 0.1, v - 0.2, v + 0.2)
+                            for e, v in (("direct", 0.5), ("indirect", 0.2), ("total", 0.7))],
+                           columns=["model_id", "term", "label", "channel", "effect", "estimate", "std_error",
+                                    "conf_low", "conf_high"])
+    for caption, display, note in tbl.impacts_parts(numbers, {"sar": "SAR ρ_contiguity"}):
+        tex.append(tbl.to_latex(display, note, caption=caption, label="tab:impacts"))
+    desc = pd.DataFrame({"label": ["Population – total"], "unit": ["persons"], "n": [10], "mean": [1e6], "sd": [2e5],
+                         "min": [1.0], "max": [3e7]})
+    tex.append(tbl.to_latex(tbl.descriptives_display(desc), "Means ~ over years.", caption="Descriptives"))
+    document = ("\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage{booktabs,threeparttable}\n"
+                "\\begin{document}\n" + "\n".join(tex) + "\\end{document}\n")
+    (tmp_path / "tables.tex").write_text(document)
+    result = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "tables.tex"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert (tmp_path / "tables.pdf").stat().st_size > 1000
+    assert "Warning: Undefined" not in result.stdout
+
+
+def _captured(monkeypatch):
+    """Run a figure function with ``save`` replaced by a capture of the figure."""
+    from interdep.outputs import figures
+
+    captured = []
+    monkeypatch.setattr(figures, "save", lambda fig, _path: captured.append(fig))
+    return figures, captured
+
+
+def test_coefficient_plot_draws_every_model_distinctly(monkeypatch):
+    figures, captured = _captured(monkeypatch)
+    n = 13  # more than the 8 colours of the palette
+    coefficients = {f"m{k}": coefs(["x", "rho_c"], [k, -k], [0.1, 0.1], [0.5, 0.5]) for k in range(n)}
+    figures.coefficient_plot(coefficients, "unused.png", {"x": "Income"}, {"m0": "First"})
+    axes = [ax for ax in captured[0].axes if ax.get_title()]
+    assert [ax.get_title() for ax in axes] == ["Income", "ρ (c)"]
+    for ax in axes:
+        assert len(ax.containers) == n  # one error bar per model, none dropped
+        drawn = sorted(float(c.lines[0].get_xdata()[0]) for c in ax.containers)
+        assert drawn == sorted(float(v) for k in range(n) for v in ([k] if ax.get_title() == "Income" else [-k]))
+        looks = {(c.lines[0].get_color(), c.lines[0].get_marker()) for c in ax.containers}
+        assert len(looks) == n
+    assert axes[0].get_yticklabels()[0].get_text() == "First"
+
+
+def test_links_across_the_dateline_go_the_short_way():
+    from interdep.outputs.figures import dateline_segments
+
+    # Suva (Fiji) to Apia (Samoa), Nuku'alofa (Tonga) to Suva, and Paris to Berlin (no wrap)
+    segments = dateline_segments([178.44, -175.2, 2.35], [-18.14, -21.14, 48.86], [-171.76, 178.44, 13.4],
+                                 [-13.83, -18.14, 52.52])
+    assert segments.shape == (5, 2, 2)  # two wrapping links drawn twice, one on each side of the map
+    spans = np.abs(segments[:, 1, 0] - segments[:, 0, 0])
+    assert spans.max() < 15  # no line across the whole world
+    assert np.allclose(segments[2], [[2.35, 48.86], [13.4, 52.52]])
+
+
+def test_moran_scatter_line_runs_through_the_points(monkeypatch):
+    """The fitted line has its intercept: with a lag whose mean is far from 0 it still passes through the mean."""
+    from libpysal.graph import Graph
+
+    figures, captured = _captured(monkeypatch)
+    ids = list(range(1, 9))
+    rng = np.random.default_rng(3)
+    focal = [i for i in ids for j in ids if i != j and abs(i - j) <= 2]
+    neighbor = [j for i in ids for j in ids if i != j and abs(i - j) <= 2]
+    graph = Graph.from_arrays(focal, neighbor, np.full(len(focal), 5.0))  # not row-standardised: lag mean far off 0
+    panel = pd.DataFrame({"ccode": ids, "year": 2000, "y": rng.normal(size=8)})
+    figures.moran_scatter(panel, graph, "y", 2000, "c", "unused.png", moran_i=0.1)
+    ax = captured[0].axes[0]
+    points = ax.collections[0].get_offsets()
+    line = ax.lines[0]
+    x, y = line.get_xdata(), line.get_ydata()
+    at_mean = y[0] + (y[1] - y[0]) * (points[:, 0].mean() - x[0]) / (x[1] - x[0])
+    assert at_mean == pytest.approx(points[:, 1].mean())
+    assert "Moran's I = 0.100" in ax.get_title()

@@ -5,6 +5,7 @@ Colour-blind-safe palettes (viridis for maps, Okabe-Ito for categories); every f
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -40,10 +41,12 @@ def styles(n: int) -> list[tuple[str, str, str]]:
              LINESTYLES[(k // len(OKABE_ITO)) % len(LINESTYLES)]) for k in range(n)]
 
 
-def _footnote(ax: plt.Axes, text: str, below_points: float = 4.0) -> None:
+def _footnote(ax: plt.Axes, text: str, below_points: float = 4.0, centre: bool = False, width: int = 150) -> None:
     """A small note under ``ax`` (attached to the axes, so the saved figure has no blank band)."""
-    ax.annotate(text, xy=(0.0, 0.0), xycoords="axes fraction", xytext=(0, -below_points), textcoords="offset points",
-                fontsize=6, va="top", ha="left", color="#444444", annotation_clip=False)
+    text = "\n".join(textwrap.wrap(text, width))
+    ax.annotate(text, xy=(0.5 if centre else 0.0, 0.0), xycoords="axes fraction", xytext=(0, -below_points),
+                textcoords="offset points", fontsize=6, va="top", ha="center" if centre else "left", color="#444444",
+                annotation_clip=False)
 
 
 def _world_axes(height: float = 3.0) -> tuple[plt.Figure, plt.Axes]:
@@ -85,14 +88,15 @@ def map_contributions(panel: pd.DataFrame, year: int, png_path: str | Path, data
     positive["log1p"] = np.log10(1 + positive["contrib_total"])
     top = max(float(positive["log1p"].max()) if len(positive) else 1.0, 1.0)
     positive.plot(ax=ax, column="log1p", cmap="viridis", vmin=0.0, vmax=top, edgecolor="#666666", linewidth=0.2)
-    ticks = [t for t in range(0, int(np.ceil(top)) + 1) if t <= top]
+    persons = [0] + [10 ** k for k in range(0, int(np.floor(top)) + 1) if np.log10(1 + 10 ** k) <= top]
     bar = fig.colorbar(plt.cm.ScalarMappable(norm=matplotlib.colors.Normalize(0.0, top), cmap="viridis"), ax=ax,
                        **COLORBAR)
-    bar.set_ticks(ticks, labels=[f"{10 ** t - 1:,.0f}" for t in ticks])
+    bar.set_ticks([np.log10(1 + x) for x in persons], labels=[f"{x:,}" for x in persons])
     bar.set_label("personnel contributed, persons (yearly mean; log scale from 0)")
     simulated = " (simulated demo outcome)" if dataset == "demo" else ""
     ax.set_title(f"Contributions to UN peacekeeping, {year}{simulated}")
-    _footnote(bar.ax, f"Grey: none; hatched: not in the panel. Borders: {ATTRIBUTION}.", below_points=28)
+    _footnote(bar.ax, f"Grey: none; hatched: not in the panel. Borders: {ATTRIBUTION}.", below_points=28,
+              centre=True)
     save(fig, png_path)
 
 
@@ -112,7 +116,8 @@ def map_change(panel: pd.DataFrame, first: int, last: int, png_path: str | Path,
     bar.set_label(f"change in log(1 + personnel), {first} to {last}")
     simulated = " (simulated demo outcome)" if dataset == "demo" else ""
     ax.set_title(f"Change in contributions, {first} to {last}{simulated}")
-    _footnote(bar.ax, f"Hatched: not in the panel in both years. Borders: {ATTRIBUTION}.", below_points=28)
+    _footnote(bar.ax, f"Hatched: not in the panel in both years. Borders: {ATTRIBUTION}.", below_points=28,
+              centre=True)
     save(fig, png_path)
 
 
@@ -221,17 +226,14 @@ def moran_scatter(panel: pd.DataFrame, graph, outcome: str, year: int, channel: 
     fig, ax = plt.subplots(figsize=(WIDTH / 2 + 0.5, 3.2))
     ax.scatter(z[use], lag[use], s=10, alpha=0.7, color=OKABE_ITO[0], edgecolor="none")
     grid = np.linspace(z[use].min(), z[use].max(), 2)
-    moran = "" if moran_i is None or not np.isfinite(moran_i) else f"; Moran's I = {moran_i:.3f}"
-    ax.plot(grid, intercept + slope * grid, color=OKABE_ITO[5], linewidth=1.2,
-            label=f"OLS line, slope = {slope:.3f}{moran}")
+    moran = "" if moran_i is None or not np.isfinite(moran_i) else f", Moran's I = {moran_i:.3f}"
+    ax.plot(grid, intercept + slope * grid, color=OKABE_ITO[5], linewidth=1.2)
     ax.axhline(0, color="#999999", linewidth=0.5)
     ax.axvline(0, color="#999999", linewidth=0.5)
     ax.set_xlabel(f"{outcome_label or outcome} (standardised)")
     ax.set_ylabel(f"spatial lag on {channel}")
-    ax.set_title(f"Moran scatter, {channel}, {year}")
-    ax.legend(frameon=False, loc="upper left", fontsize=7)
-    _footnote(ax, f"{int(use.sum())} states; {int(isolated.sum())} without neighbours (islands) left out.",
-              below_points=24)
+    ax.set_title(f"Moran scatter, {channel}, {year}\nOLS line: slope = {slope:.3f}{moran}\n"
+                 f"{int(use.sum())} states; {int(isolated.sum())} islands left out", fontsize=8)
     save(fig, png_path)
 
 
@@ -255,32 +257,47 @@ def moran_by_year(tables: Mapping[str, pd.DataFrame], outcome: str, png_path: st
 
 def coefficient_plot(coefficients: Mapping[str, pd.DataFrame], png_path: str | Path,
                      labels: Mapping[str, str] | None = None, model_labels: Mapping[str, str] | None = None) -> None:
-    """Estimates and 95% intervals of every term across models (constants left out); every model drawn, each in
-    its own colour and marker, the legend below the plot."""
+    """Estimates and 95% intervals across models: one small panel per term (its own scale), a row per model
+    (every model drawn, each in its own colour and marker). Terms estimated by one model only (W-lags, time
+    lags, a channel used once) are left to the tables when some term is shared; constants are left out."""
     from interdep.outputs.tables import term_label
 
     labels, model_labels = labels or {}, model_labels or {}
-    terms: list[str] = []
+    models = list(coefficients)
+    counts: dict[str, int] = {}
     for c in coefficients.values():
-        terms += [t for t in c["term"] if t != "const" and t not in terms]
-    n = max(len(coefficients), 1)
-    fig, ax = plt.subplots(figsize=(WIDTH, (0.12 * n + 0.2) * len(terms) + 1.0))
-    height = 0.8 / n
-    for k, ((model_id, c), (colour, marker, _)) in enumerate(zip(coefficients.items(), styles(n), strict=True)):
-        c = c.set_index("term")
-        present = [t for t in terms if t in c.index]
-        pos = np.array([terms.index(t) for t in present]) + k * height - 0.4 + height / 2
-        ax.errorbar(c.loc[present, "estimate"], pos, xerr=[c.loc[present, "estimate"] - c.loc[present, "conf_low"],
-                                                           c.loc[present, "conf_high"] - c.loc[present, "estimate"]],
-                    fmt=marker, markersize=3, color=colour, label=model_labels.get(model_id, model_id), linewidth=1)
-    ax.axvline(0, color="#999999", linewidth=0.5)
-    ax.set_yticks(range(len(terms)), [term_label(t, labels) for t in terms])
-    for y in np.arange(len(terms) - 1) + 0.5:
-        ax.axhline(y, color="#eeeeee", linewidth=0.6)
-    ax.set_ylim(len(terms) - 0.5, -0.5)
-    ax.set_xlabel("estimate with 95% interval")
-    ax.set_title("Coefficients across models")
-    ax.legend(frameon=False, fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)
+        for t in c["term"]:
+            if t != "const":
+                counts[t] = counts.get(t, 0) + 1
+    shared = [t for t, k in counts.items() if k > 1]
+    terms = shared or list(counts)
+    ncols = min(3, max(len(terms), 1))
+    nrows = max(int(np.ceil(len(terms) / ncols)), 1)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(WIDTH, nrows * (0.11 * len(models) + 0.65) + 0.3),
+                             sharey=True, squeeze=False)
+    look = dict(zip(models, styles(len(models)), strict=True))
+    for ax, term in zip(axes.flat, terms, strict=False):
+        for k, model_id in enumerate(models):
+            c = coefficients[model_id].set_index("term")
+            if term not in c.index:
+                continue
+            r = c.loc[term]
+            colour, marker, _ = look[model_id]
+            ax.errorbar([r["estimate"]], [k], xerr=[[r["estimate"] - r["conf_low"]], [r["conf_high"] - r["estimate"]]],
+                        fmt=marker, markersize=3, color=colour, linewidth=1)
+        ax.axvline(0, color="#999999", linewidth=0.5)
+        ax.set_title(term_label(term, labels), fontsize=7)
+        ax.tick_params(labelsize=6)
+    for ax in list(axes.flat)[len(terms):]:
+        ax.set_axis_off()
+    axes[0, 0].set_yticks(range(len(models)), [model_labels.get(m, m) for m in models])
+    axes[0, 0].set_ylim(len(models) - 0.5, -0.5)
+    left_out = sorted(set(counts) - set(terms))
+    fig.suptitle("Coefficients across models, with 95% intervals", fontsize=9)
+    fig.tight_layout()
+    if left_out:
+        _footnote(axes[-1, 0], "Terms of one model only (in the tables): "
+                  + "; ".join(term_label(t, labels) for t in left_out) + ".", below_points=18, width=95)
     save(fig, png_path)
 
 

@@ -342,6 +342,14 @@ SECTIONS: list[tuple[str, str, Callable[[Report], str]]] = [
 ]
 
 
+def codebook_summary(codebook: str | Path) -> str:
+    """"<panel>: <rows> rows (state-years), <states> states, years <first>-<last>" from a codebook.md."""
+    lines = [line for line in Path(codebook).read_text().splitlines() if line.strip()]
+    title = lines[0].removeprefix("# Codebook:").strip() if lines else ""
+    facts = lines[1].split(". Key")[0] if len(lines) > 1 and not lines[1].startswith("|") else ""
+    return f"{title}: {facts}" if title and facts else title or facts
+
+
 def render_report(*, dataset: str, table_names: Sequence[str], figure_names: Sequence[str],
                   tables_dir: str | Path, figures_dir: str | Path, fits: Sequence[dict],
                   provenance: Mapping, truth_model: str | None = None,
@@ -355,8 +363,7 @@ def render_report(*, dataset: str, table_names: Sequence[str], figure_names: Seq
                     table_models=dict(table_models or {}))
     if codebook:
         report.labels = tbl.read_labels(codebook)
-        lines = [line for line in Path(codebook).read_text().splitlines() if line.strip()]
-        report.codebook_summary = lines[1] if len(lines) > 1 and not lines[1].startswith("|") else ""
+        report.codebook_summary = codebook_summary(codebook)
     built = [(anchor, title, fn(report)) for anchor, title, fn in SECTIONS]
     built = [(anchor, title, body) for anchor, title, body in built if body]
     contents = "".join(f"<li><a href='#{a}'>{html.escape(t)}</a></li>" for a, t, _ in built)
