@@ -79,6 +79,7 @@ def test_latex_is_a_complete_table_and_escaped(models):
                        rules_after=t.attrs["rules_after"])
     assert tex.count(r"\midrule") == 3 and r"\toprule" in tex and r"\bottomrule" in tex
     for piece in (r"\begin{table}", r"\caption{A \& B}", r"\label{tab:x}", r"\begin{threeparttable}",
+                  r"\begin{adjustbox}{max width=\linewidth}",
                   r"\begin{tablenotes}", r"\item note\_with\_underscore", r"\end{table}", "(1) & (2)"):
         assert piece in tex, piece
     assert r"$\rho$ (contiguity)" in tex
@@ -205,7 +206,7 @@ def test_latex_tables_compile(models, pdflatex, tmp_path):
     desc = pd.DataFrame({"label": ["Population – total"], "unit": ["persons"], "n": [10], "mean": [1e6], "sd": [2e5],
                          "min": [1.0], "max": [3e7]})
     tex.append(tbl.to_latex(tbl.descriptives_display(desc), "Means ~ over years.", caption="Descriptives"))
-    document = ("\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage{booktabs,threeparttable}\n"
+    document = (f"\\documentclass{{article}}\n\\usepackage[T1]{{fontenc}}\n{tbl.LATEX_PACKAGES}\n"
                 "\\begin{document}\n" + "\n".join(tex) + "\\end{document}\n")
     (tmp_path / "tables.tex").write_text(document)
     result = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "tables.tex"], cwd=tmp_path,

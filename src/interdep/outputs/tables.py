@@ -29,7 +29,7 @@ ESTIMATOR_NAMES = {"ols": "OLS", "slx": "SLX, OLS", "sar_ml": "SAR, ML", "sdm_ml
 # estimator key -> what its standard errors are, when they are not the classic (information-matrix / OLS) ones
 SE_KINDS = {"sar_gmm": "heteroskedasticity-robust (White) standard errors",
             "sac": "heteroskedasticity-robust GMM standard errors"}
-LATEX_PACKAGES = r"\usepackage{booktabs,threeparttable}"
+LATEX_PACKAGES = r"\usepackage{booktabs,threeparttable,adjustbox}"
 
 # ----------------------------------------------------------------------------------------------- inputs
 
@@ -443,17 +443,20 @@ def to_latex(frame: pd.DataFrame, note: str = "", midrule_after: int | None = No
              rules_after: Sequence[int] = ()) -> str:
     """A complete ``table`` environment: caption, label, booktabs rules, notes below (threeparttable).
 
-    Needs ``\\usepackage{booktabs,threeparttable}`` in the preamble. ``rules_after`` (and the older
+    Needs ``\\usepackage{booktabs,threeparttable,adjustbox}`` in the preamble; a table wider than the text is
+    shrunk to its width. ``rules_after`` (and the older
     ``midrule_after``) name body rows followed by a ``\\midrule``.
     """
     rules = set(rules_after) | ({midrule_after} if midrule_after is not None else set())
     align = "l" + "c" * (len(frame.columns) - 1)
-    lines = [f"% {LATEX_PACKAGES}", r"\begin{table}[htbp]", r"\centering", r"\small", r"\begin{threeparttable}"]
+    lines = [f"% {LATEX_PACKAGES}", r"\begin{table}[htbp]", r"\centering", r"\small"]
     if caption:
         lines.append(rf"\caption{{{_latex_escape(caption)}}}")
     if label:
         lines.append(rf"\label{{{label}}}")
-    lines += [rf"\begin{{tabular}}{{{align}}}", r"\toprule"]
+    # shrunk to the text width only when wider (adjustbox's max width), notes shrunk with the table
+    lines += [r"\begin{adjustbox}{max width=\linewidth}", r"\begin{threeparttable}",
+              rf"\begin{{tabular}}{{{align}}}", r"\toprule"]
     lines += [" & ".join(_latex_escape(c) for c in h) + r" \\" for h in _header(frame, header)]
     lines.append(r"\midrule")
     spans = frame.attrs.get("spans", {})
@@ -469,7 +472,7 @@ def to_latex(frame: pd.DataFrame, note: str = "", midrule_after: int | None = No
     if note:
         lines += [r"\begin{tablenotes}[flushleft]", r"\footnotesize", rf"\item {_latex_escape(note)}",
                   r"\end{tablenotes}"]
-    lines += [r"\end{threeparttable}", r"\end{table}"]
+    lines += [r"\end{threeparttable}", r"\end{adjustbox}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 
 
