@@ -251,7 +251,7 @@ def moran_by_year(tables: Mapping[str, pd.DataFrame], outcome: str, png_path: st
     ax.set_xlabel("year")
     ax.set_ylabel("Moran's I")
     ax.set_title(f"Spatial autocorrelation of {outcome} by channel (filled: permutation p < 0.05)")
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, fontsize=7, ncol=min(len(tables), 4), loc="upper center", bbox_to_anchor=(0.5, -0.18))
     save(fig, png_path)
 
 
