@@ -36,12 +36,15 @@ def test_inspection_finds_broken_blank_and_overflowing_content(chromium, tmp_pat
         f'<figure id="fig-empty"><img alt="empty" src="data:image/png;base64,{_png(False)}"></figure>'
         '<figure id="fig-broken"><img alt="broken" src="data:image/png;base64,AAAA"></figure>'
         '<table><tr><td style="white-space:nowrap">' + "wide " * 400 + "</td></tr></table>"
+        '<p>Models</p><div class="table-wrap" style="overflow-x:auto;max-width:300px"><table><tr>'
+        '<td style="white-space:nowrap">' + "hidden " * 100 + "</td></tr></table></div>"
         "</body></html>")
     found = inspect_page(page, chromium)
     assert found["images"] == 3
     assert found["broken"] == ["fig-broken"]
     assert found["blank"] == ["fig-empty"]
     assert found["overflow"] > 0
+    assert "Models" in found["clipped"]  # a table one must scroll sideways inside its box
 
 
 def test_a_clean_page_passes(chromium, tmp_path):
@@ -50,4 +53,4 @@ def test_a_clean_page_passes(chromium, tmp_path):
                     "</figure><p>text</p></body></html>")
     found = inspect_page(page, chromium)
     assert (found["images"], found["broken"], found["blank"]) == (1, [], [])
-    assert found["overflow"] <= 0
+    assert found["overflow"] <= 0 and found["clipped"] == []

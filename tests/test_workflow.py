@@ -121,7 +121,7 @@ def test_report_renders_cleanly_in_a_browser(demo_run, chromium):
     found = inspect_page(demo_run / "results" / "demo" / "report.html", chromium)
     assert found["images"] >= 10
     assert found["broken"] == [] and found["blank"] == [], found
-    assert found["overflow"] <= 0, found
+    assert found["overflow"] <= 0 and found["clipped"] == [], found
 
 
 def test_forced_rerun_is_byte_identical(demo_run):

@@ -40,6 +40,12 @@ window.addEventListener("load", () => {
     if (!differs) out.blank.push(name);
   }
   out.overflow = document.documentElement.scrollWidth - window.innerWidth;
+  out.clipped = [];
+  for (const el of document.querySelectorAll(".table-wrap, figure, pre, table")) {
+    if (el.scrollWidth > el.clientWidth + 1) {
+      out.clipped.push((el.previousElementSibling && el.previousElementSibling.textContent || el.tagName).slice(0, 80));
+    }
+  }
   const pre = document.createElement("pre"); pre.id = "interdep-probe";
   pre.textContent = JSON.stringify(out); document.body.appendChild(pre);
 });
@@ -65,7 +71,8 @@ def inspect_page(html_path: str | Path, chromium: str | None = None) -> dict:
     dict
         ``images`` (count), ``broken`` and ``blank`` (ids of the figures, or alt texts, of images that did not
         load or show a single colour), ``overflow`` (CSS pixels by which the page is wider than the window; 0 or
-        less is fine), ``width`` (the window width).
+        less is fine), ``clipped`` (tables or figures wider than their box, so that a reader must scroll them
+        sideways: the text before each), ``width`` (the window width).
     """
     chromium = chromium or find_chromium()
     if chromium is None:

@@ -90,7 +90,8 @@ table.plain th{border-bottom:1px solid #222} table.plain td{border-bottom:1px so
 td.span{font-style:italic} .note,.made{font-size:.8rem;color:#555;max-width:50rem} img{max-width:100%;height:auto}
 .notice{background:#fff4d6;border-left:4px solid #E69F00;padding:.5rem 1rem} code{font-size:.85rem}
 .summary{background:#f4f7fb;border-left:4px solid #0072B2;padding:.5rem 1rem} figure{margin:1.5rem 0}
-.warn{color:#b00} td.hash,td.path{font-family:monospace;font-size:.75rem;word-break:break-all;text-align:left}
+.warn{color:#b00} code.id{font-size:.7rem;color:#555;word-break:break-all}
+td.hash,td.path{font-family:monospace;font-size:.75rem;word-break:break-all;text-align:left}
 """
 
 
@@ -292,14 +293,14 @@ def section_models(report: Report) -> str:
         for note in map(str, f.get("notes", [])):
             if note not in notes:
                 notes.append(note)
-            marks.append(f"[{notes.index(note) + 1}]")
+            marks.append(str(notes.index(note) + 1))
         status = "yes" if f.get("converged", True) else '<span class="warn">NO</span>'
-        tables = ", ".join(in_tables[f["model_id"]]) or '<span class="warn">none</span>'
-        rows.append([html.escape(report.label(f["model_id"])), f"<code>{html.escape(f['model_id'])}</code>",
-                     html.escape(tbl.estimator_name(f)), html.escape(", ".join(f["weights"])),
+        tables = html.escape(", ".join(in_tables[f["model_id"]])) or '<span class="warn">none</span>'
+        rows.append([f"{html.escape(report.label(f['model_id']))}<br><code class='id'>{html.escape(f['model_id'])}"
+                     "</code>", html.escape(tbl.estimator_name(f)), html.escape(", ".join(f["weights"])),
                      html.escape(tbl.EFFECT_LABELS.get(f["effects"], f["effects"])), f"{f['n_obs']:,}", status,
-                     html.escape(tables), f"{f.get('seconds', 0):.1f}", " ".join(marks)])
-    out = _plain_table(["model", "id", "estimator", "channels", "fixed effects", "N", "converged", "in tables",
+                     tables, f"{f.get('seconds', 0):.1f}", ", ".join(marks)])
+    out = _plain_table(["model (id)", "estimator", "channels", "fixed effects", "N", "converged", "in tables",
                         "seconds", "notes"], rows)
     orphans = [report.label(m) for m, names in in_tables.items() if not names]
     if orphans:
