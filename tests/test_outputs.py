@@ -272,3 +272,15 @@ def test_moran_scatter_line_runs_through_the_points(monkeypatch):
     at_mean = y[0] + (y[1] - y[0]) * (points[:, 0].mean() - x[0]) / (x[1] - x[0])
     assert at_mean == pytest.approx(points[:, 1].mean())
     assert "Moran's I = 0.100" in ax.get_title()
+
+
+def test_years_are_those_of_the_estimation_sample(tmp_path, models):
+    """A dynamic model asks for 1990-2000 but loses its first year to the lag: the table says what was used."""
+    folder = tmp_path / "dyn"
+    folder.mkdir()
+    (folder / "fit.json").write_text(json.dumps(fit("dyn")))
+    models["sar"][1].to_csv(folder / "coefficients.csv", index=False)
+    pd.DataFrame({"ccode": [2, 2], "year": [1991, 2000]}).to_csv(folder / "sample.csv", index=False)
+    loaded = tbl.load_models([folder])
+    t = tbl.regression_table(loaded, ["dyn"], {})
+    assert t.set_index("").loc["Years", "dyn"] == "1991–2000"

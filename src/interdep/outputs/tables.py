@@ -79,10 +79,14 @@ def _resolves(term: str, labels: Mapping[str, str]) -> bool:
 
 
 def load_models(model_dirs: Sequence[str | Path]) -> dict[str, tuple[dict, pd.DataFrame]]:
-    """model_id -> (fit.json, coefficients.csv) for each models/<id>/ folder."""
+    """model_id -> (fit.json, coefficients.csv) for each models/<id>/ folder; ``fit["sample_years"]`` = first and
+    last year of sample.csv where it exists."""
     out = {}
     for folder in map(Path, model_dirs):
         fit = json.loads((folder / "fit.json").read_text())
+        if (folder / "sample.csv").is_file():  # the years actually used (a dynamic model loses its first year)
+            years = read_table(folder / "sample.csv")["year"]
+            fit["sample_years"] = [int(years.min()), int(years.max())] if len(years) else fit["years"]
         out[fit["model_id"]] = (fit, read_table(folder / "coefficients.csv"))
     return out
 
@@ -121,7 +125,8 @@ def format_number(x: float | None, scale: float | None = None) -> str:
 
 
 def _years(fit: Mapping) -> str:
-    return "–".join(str(y) for y in sorted({fit["years"][0], fit["years"][-1]}))
+    years = fit.get("sample_years") or fit["years"]
+    return "–".join(str(y) for y in sorted({years[0], years[-1]}))
 
 
 # ----------------------------------------------------------------------------------------------- tables
