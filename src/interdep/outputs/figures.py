@@ -196,6 +196,8 @@ def impacts_plot(impacts: pd.DataFrame, png_path: str | Path, model_labels: Mapp
         ax.tick_params(labelsize=6)
     for ax in list(axes.flat)[len(models):]:
         ax.set_axis_off()
+    if not models:
+        axes[0, 0].text(0.5, 0.5, "No model in this run has spatial spillovers.", ha="center", va="center")
     axes[0, 0].set_yticks(range(len(variables)), variables)
     axes[0, 0].invert_yaxis()
     for ax in axes[:, 0]:
