@@ -16,7 +16,6 @@ $(STAMP): requirements.lock pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/interdep --profile profiles/default --cores $(CORES)
-	@echo "Report: results/demo/report.html"
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest

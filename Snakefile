@@ -1,5 +1,7 @@
 # interdep: raw sources -> panel -> weights (one per channel and year) -> models -> tables, figures, report.
 # Run `make run` (the demo) or `snakemake --configfile config/ipi.yaml --config raw_dir=PATH` (real data).
+from pathlib import Path
+
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
@@ -46,3 +48,7 @@ else:
         input:
             f"{RESULTS}/report.html",
             f"{RESULTS}/provenance.json",
+
+    onsuccess:
+        if Path(f"{RESULTS}/report.html").is_file():
+            print(f"Report: {RESULTS}/report.html")

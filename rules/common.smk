@@ -18,6 +18,7 @@ CHANNELS = list(config["channels"])
 MODELS = {m["id"]: m for m in config["models"]}
 # contributions the panel cannot place are listed here when the config drops them (panel.nonmember: drop)
 DROPPED_FILE = f"{RESULTS}/dropped.csv" if config["panel"].get("nonmember") == "drop" else None
+MODEL_LABELS = {m: spec.get("label", m) for m, spec in MODELS.items()}  # names of the models in tables and figures
 
 
 wildcard_constraints:

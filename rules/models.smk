@@ -11,7 +11,7 @@ rule fit_model:
         sample=f"{RESULTS}/models/{{model_id}}/sample.csv",
         profile=f"{RESULTS}/models/{{model_id}}/profile.csv",
     params:
-        spec=lambda wc: MODELS[wc.model_id],
+        spec=lambda wc: {k: v for k, v in MODELS[wc.model_id].items() if k != "label"},  # label: tables only
         seed=SEED,
     log:
         f"{RESULTS}/logs/model_{{model_id}}.log",

@@ -5,6 +5,7 @@ rule tables:
         coefficients=model_files("coefficients.csv"),
         fits=model_files("fit.json"),
         impacts=model_files("impacts.csv"),
+        samples=model_files("sample.csv"),
         panel=f"{RESULTS}/panel.csv",
         codebook=f"{RESULTS}/codebook.md",
         weights_summaries=expand(f"{RESULTS}/weights/{{channel}}_summary.csv", channel=CHANNELS),
@@ -14,6 +15,7 @@ rule tables:
     params:
         tables=TABLES,
         models=list(MODELS),
+        model_labels=MODEL_LABELS,
         channels=CHANNELS,
         truth_model=OUTPUTS.get("truth_model"),
     log:
@@ -51,6 +53,7 @@ rule figures:
         outcome=OUTPUTS.get("moran_outcome", "log_contrib"),
         truth_model=OUTPUTS.get("truth_model"),
         dataset=config["dataset"],
+        model_labels=MODEL_LABELS,
     log:
         f"{RESULTS}/logs/figures.log",
     threads: 1
@@ -102,8 +105,10 @@ rule report:
     params:
         dataset=config["dataset"],
         tables=list(TABLES),
+        table_models=TABLES,
         figures=FIGURES,
         models=list(MODELS),
+        model_labels=MODEL_LABELS,
         truth_model=OUTPUTS.get("truth_model"),
     log:
         f"{RESULTS}/logs/report.log",

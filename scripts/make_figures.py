@@ -41,4 +41,5 @@ with logged(snakemake.log[0]):
         dataset=p.dataset,
         truth_table=truth,
         truth_model=p.truth_model,
+        model_labels=p.model_labels,
     )

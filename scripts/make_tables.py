@@ -20,4 +20,5 @@ with logged(snakemake.log[0]):
         out_dir=Path(snakemake.output[0]).parent,
         truth=json.loads(Path(snakemake.input.truth[0]).read_text()) if snakemake.input.truth else None,
         truth_model=p.truth_model,
+        model_labels=p.model_labels,
     )

@@ -7,5 +7,5 @@ from interdep.workflow import logged
 with logged(snakemake.log[0]):
     p = snakemake.params
     record = provenance(input_files=list(snakemake.input.sources), config=p.config, seed=p.seed,
-                        lock_file="requirements.lock")
+                        lock_file="requirements.lock", raw_dir=p.config["raw_dir"])
     write_json(record, snakemake.output[0])

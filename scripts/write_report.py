@@ -19,5 +19,8 @@ with logged(snakemake.log[0]):
         provenance=json.loads(Path(snakemake.input.provenance).read_text()),
         truth_model=p.truth_model,
         dropped=read_table(snakemake.input.dropped) if snakemake.input.get("dropped") else None,
+        model_labels=p.model_labels,
+        table_models=p.table_models,
+        codebook=snakemake.input.codebook,
     )
     write_text(page, snakemake.output[0])

@@ -36,3 +36,31 @@ def shared_raw_dir() -> Path:
 def validation_dir() -> Path:
     """Published reference values and fixtures (../shared/reference/validation)."""
     return _required_folder(REPO.parent / "shared" / "reference" / "validation", "validation references")
+
+
+def _required_program(names: tuple[str, ...], hint: str) -> str:
+    """Path of the first of ``names`` on PATH; else skip with the reason, or fail under CI=true (.ci/run installs
+    it)."""
+    import shutil
+
+    path = next((p for name in names if (p := shutil.which(name))), None)
+    if path:
+        return path
+    reason = f"{' / '.join(names)} not on PATH ({hint})"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason + "; required under CI=true")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Headless Chromium for the browser checks of report.html."""
+    from interdep.outputs.browser import CHROMIUM_NAMES
+
+    return _required_program(CHROMIUM_NAMES, "Debian: apt-get install chromium")
+
+
+@pytest.fixture(scope="session")
+def pdflatex() -> str:
+    """pdflatex with booktabs and threeparttable, for compiling the LaTeX tables."""
+    return _required_program(("pdflatex",), "Debian: apt-get install texlive-latex-recommended texlive-latex-extra")

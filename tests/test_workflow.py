@@ -114,6 +114,16 @@ def test_report_shows_map_moran_and_truth(demo_run):
     assert "http://" not in page and "https://" not in page  # self-contained: nothing to fetch
 
 
+def test_report_renders_cleanly_in_a_browser(demo_run, chromium):
+    """Every figure loads and shows something, and nothing makes the page wider than a laptop window."""
+    from interdep.outputs.browser import inspect_page
+
+    found = inspect_page(demo_run / "results" / "demo" / "report.html", chromium)
+    assert found["images"] >= 10
+    assert found["broken"] == [] and found["blank"] == [], found
+    assert found["overflow"] <= 0 and found["clipped"] == [], found
+
+
 def test_forced_rerun_is_byte_identical(demo_run):
     results = demo_run / "results" / "demo"
     before = snapshot(results)

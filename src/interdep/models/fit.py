@@ -46,6 +46,7 @@ SPEC_KEYS = (
     "id", "estimator", "weights", "outcome", "regressors", "years", "effects",
     "dynamic", "wx_regressors", "lee_yu", "impact_draws", "w_lags", "description",
     "complete_cases",
+    "dynamic", "wx_regressors", "lee_yu", "impact_draws", "w_lags", "description", "label",
 )
 log = logging.getLogger(__name__)
 _CROSS_SECTION = {"sem_ml": cs.fit_sem_ml, "sar_gmm": cs.fit_sar_gmm, "sac": cs.fit_sac_gmm,
@@ -100,6 +101,7 @@ def spec_schema() -> dict[str, Any]:
             "description": {"type": "string"},
             "complete_cases": {**names, "description": "further columns a row must have (one sample for nested "
                                                        "models)"},
+            "label": {"type": "string"},
         },
     }
 

@@ -1,8 +1,10 @@
-"""Publication tables from the models' contract files: regression tables with models side by side, impacts,
-descriptive statistics, a weights summary per channel, and (demo) estimates beside the true values.
+"""Publication tables from the models' contract files: regression tables with models side by side, impacts (one
+compact table per model), descriptive statistics of each estimation sample, a weights summary per channel, spatial
+diagnostics, and (demo) estimates beside the true values.
 
-Every table is built once as a frame of display strings and rendered to Markdown, LaTeX (booktabs) and HTML;
-the numbers behind it go to CSV, copied from ``models/<id>/coefficients.csv`` without rounding.
+Every table is built once as a frame of display strings and rendered to Markdown, LaTeX (a complete ``table``
+environment with booktabs and threeparttable) and HTML; the numbers behind it go to CSV, unrounded. Published
+output names things by their codebook labels and the models by their ``label:`` from the config.
 """
 
 from __future__ import annotations
@@ -19,45 +21,82 @@ import pandas as pd
 from interdep.io import read_table
 
 STARS = ((0.01, "***"), (0.05, "**"), (0.1, "*"))
+STAR_LEGEND = "* p < 0.1, ** p < 0.05, *** p < 0.01"
 EFFECT_LABELS = {"none": "none", "unit": "state", "time": "year", "twoway": "state + year"}
-
+# estimator key -> its name in words; estimators not listed are shown by their key
+ESTIMATOR_NAMES = {"ols": "OLS", "slx": "SLX, OLS", "sar_ml": "SAR, ML", "sdm_ml": "SDM, ML", "sem_ml": "SEM, ML",
+                   "sar_gmm": "SAR, S2SLS", "sac": "SAC, GMM", "sac_ml": "SAC, ML"}
+# estimator key -> what its standard errors are, when they are not the classic (information-matrix / OLS) ones
+SE_KINDS = {"sar_gmm": "heteroskedasticity-robust (White) standard errors",
+            "sac": "heteroskedasticity-robust GMM standard errors"}
+LATEX_PACKAGES = r"\usepackage{booktabs,threeparttable,adjustbox}"
 
 # ----------------------------------------------------------------------------------------------- inputs
 
 
+def read_codebook(codebook_md: str | Path) -> dict[str, dict[str, str]]:
+    """Column -> {label, unit} from a codebook.md written by :func:`interdep.panel.codebook.render_codebook`."""
+    out = {}
+    for line in Path(codebook_md).read_text().splitlines():
+        match = re.match(r"\|\s*`([^`]+)`\s*\|\s*([^|]+?)\s*\|\s*([^|]*?)\s*\|", line)
+        if match:
+            out[match.group(1)] = {"label": match.group(2), "unit": match.group(3)}
+    return out
+
+
 def read_labels(codebook_md: str | Path) -> dict[str, str]:
     """Column -> label from a codebook.md written by :func:`interdep.panel.codebook.render_codebook`."""
-    labels = {}
-    for line in Path(codebook_md).read_text().splitlines():
-        match = re.match(r"\|\s*`([^`]+)`\s*\|\s*([^|]+?)\s*\|", line)
-        if match:
-            labels[match.group(1)] = match.group(2)
-    return labels
+    return {column: entry["label"] for column, entry in read_codebook(codebook_md).items()}
 
 
 def term_label(term: str, labels: Mapping[str, str]) -> str:
-    """Readable name of a coefficient term: codebook label, spatial parameters and W-lags spelled out."""
+    """Readable name of a coefficient term: codebook label; spatial parameters, W-lags and time lags spelled out.
+
+    ``rho_<channel>`` -> "ρ (channel)", ``lambda_<channel>`` -> "λ (channel)", ``W_<channel>_<x>`` -> "W·<label of
+    x> (channel)", ``<x>_lag<k>`` -> "<label of x>, t-k". Channel names may contain underscores.
+    """
     if term == "const":
         return "Constant"
+    if term in labels:
+        return labels[term]
     for prefix, symbol in (("rho_", "ρ"), ("lambda_", "λ")):
         if term.startswith(prefix):
             return f"{symbol} ({term[len(prefix):]})"
-    match = re.match(r"W_([a-z0-9_]+?)_(.+)$", term)
-    if match and match.group(2) in labels:
-        return f"W·{labels[match.group(2)]} ({match.group(1)})"
-    return labels.get(term, term)
+    lag = re.match(r"(.+)_lag(\d+)$", term)
+    if lag and _resolves(lag.group(1), labels):
+        return f"{term_label(lag.group(1), labels)}, t-{lag.group(2)}"
+    if term.startswith("W_"):
+        parts = term[2:].split("_")
+        for cut in range(1, len(parts)):
+            channel, rest = "_".join(parts[:cut]), "_".join(parts[cut:])
+            if _resolves(rest, labels):
+                return f"W·{term_label(rest, labels)} ({channel})"
+    return term
+
+
+def _resolves(term: str, labels: Mapping[str, str]) -> bool:
+    return term in labels or bool(re.match(r"(.+)_lag\d+$", term) and _resolves(term.rsplit("_lag", 1)[0], labels))
 
 
 def load_models(model_dirs: Sequence[str | Path]) -> dict[str, tuple[dict, pd.DataFrame]]:
-    """model_id -> (fit.json, coefficients.csv) for each models/<id>/ folder."""
+    """model_id -> (fit.json, coefficients.csv) for each models/<id>/ folder; ``fit["sample_years"]`` = first and
+    last year of sample.csv where it exists."""
     out = {}
     for folder in map(Path, model_dirs):
         fit = json.loads((folder / "fit.json").read_text())
+        if (folder / "sample.csv").is_file():  # the years actually used (a dynamic model loses its first year)
+            years = read_table(folder / "sample.csv")["year"]
+            fit["sample_years"] = [int(years.min()), int(years.max())] if len(years) else fit["years"]
         out[fit["model_id"]] = (fit, read_table(folder / "coefficients.csv"))
     return out
 
 
-# ----------------------------------------------------------------------------------------------- tables
+def estimator_name(fit: Mapping) -> str:
+    """The estimator in words ("SAR, ML"); an estimator without an entry in ``ESTIMATOR_NAMES`` by its key."""
+    return ESTIMATOR_NAMES.get(fit["estimator"], fit["estimator"])
+
+
+# ----------------------------------------------------------------------------------------------- formats
 
 
 def stars(p: float) -> str:
@@ -67,9 +106,46 @@ def stars(p: float) -> str:
     return next((mark for level, mark in STARS if p < level), "")
 
 
+def format_p(p: float | None) -> str:
+    """A p-value for print: three decimals, "< 0.001" below that."""
+    if p is None or not np.isfinite(p):
+        return ""
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def format_number(x: float | None, scale: float | None = None) -> str:
+    """A statistic for print, thousands separated, decimals by the size of ``scale`` (default ``x``): 0 from
+    1,000, 1 from 10, else 3 (12,345 / 123.4 / 1.234). Give a row's largest value as ``scale`` so that a row's
+    numbers share their decimals."""
+    if x is None or not np.isfinite(x):
+        return ""
+    size = abs(x if scale is None else scale)
+    decimals = 0 if size >= 1000 else 1 if size >= 10 else 3
+    return f"{x:,.{decimals}f}"
+
+
+def _years(fit: Mapping) -> str:
+    years = fit.get("sample_years") or fit["years"]
+    return "–".join(str(y) for y in sorted({years[0], years[-1]}))
+
+
+# ----------------------------------------------------------------------------------------------- tables
+
+
+def column_header(order: Sequence[str], model_labels: Mapping[str, str] | None = None) -> list[list[str]]:
+    """Two header lines of a table with models side by side: (1)…(k), then each model's label."""
+    model_labels = model_labels or {}
+    return [["", *[f"({k})" for k in range(1, len(order) + 1)]], ["", *[model_labels.get(m, m) for m in order]]]
+
+
 def regression_table(models: Mapping[str, tuple[dict, pd.DataFrame]], order: Sequence[str],
-                     labels: Mapping[str, str]) -> pd.DataFrame:
-    """Display frame: one column per model, estimate (with stars) over (standard error), then model facts."""
+                     labels: Mapping[str, str], model_labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Display frame: one column per model (named by model id), the outcome, estimate (with stars) over (standard
+    error), then the model's facts and fit statistics.
+
+    ``attrs``: ``header`` (the printed header lines: (1)…(k) and labels), ``rules_after`` (body rows followed by a
+    rule), ``n_coefficient_rows``, ``note``.
+    """
     terms: list[str] = []
     for model_id in order:
         for term in models[model_id][1]["term"]:
@@ -77,7 +153,8 @@ def regression_table(models: Mapping[str, tuple[dict, pd.DataFrame]], order: Seq
                 terms.append(term)
     spatial = [t for t in terms if t.startswith(("rho_", "lambda_"))]
     terms = [t for t in terms if t not in spatial and t != "const"] + spatial + (["const"] if "const" in terms else [])
-    rows: list[tuple[str, list[str]]] = []
+    rows: list[tuple[str, list[str]]] = [("Outcome", [labels.get(models[m][0]["outcome"], models[m][0]["outcome"])
+                                                      for m in order])]
     for term in terms:
         estimates, errors = [], []
         for model_id in order:
@@ -91,22 +168,46 @@ def regression_table(models: Mapping[str, tuple[dict, pd.DataFrame]], order: Seq
                 errors.append("")
         rows += [(term_label(term, labels), estimates), ("", errors)]
     facts = {
-        "Estimator": lambda f: f["estimator"],
-        "Weights": lambda f: ", ".join(f["weights"]),
+        "Estimator": estimator_name,
+        "Channels (W)": lambda f: ", ".join(f["weights"]) if f["estimator"] != "ols" else "",
         "Fixed effects": lambda f: EFFECT_LABELS.get(f["effects"], f["effects"]),
         "States": lambda f: str(f["n_units"]),
-        "Years": lambda f: "–".join(str(y) for y in sorted({f["years"][0], f["years"][-1]})),
-        "N": lambda f: str(f["n_obs"]),
-        "Log-likelihood": lambda f: "" if f.get("log_likelihood") is None else f"{f['log_likelihood']:.2f}",
-        "AIC": lambda f: "" if f.get("aic") is None else f"{f['aic']:.2f}",
+        "Years": _years,
+        "N": lambda f: f"{f['n_obs']:,}",
+        "Log-likelihood": lambda f: "" if f.get("log_likelihood") is None else f"{f['log_likelihood']:,.2f}",
+        "AIC": lambda f: "" if f.get("aic") is None else f"{f['aic']:,.2f}",
         "Converged": lambda f: "yes" if f.get("converged", True) else "NO",
     }
     for name, get in facts.items():
         rows.append((name, [get(models[m][0]) for m in order]))
     frame = pd.DataFrame([values for _, values in rows], columns=list(order))
     frame.insert(0, "", [name for name, _ in rows])
-    frame.attrs["n_coefficient_rows"] = 2 * len(terms)
+    outcomes = set(rows[0][1])
+    frame.attrs.update(header=column_header(order, model_labels), rules_after=[1, 1 + 2 * len(terms)],
+                       n_coefficient_rows=2 * len(terms), note=regression_note(models, order, terms),
+                       spans={0: rows[0][1][0]} if len(outcomes) == 1 and len(order) > 1 else {})
     return frame
+
+
+def regression_note(models: Mapping[str, tuple[dict, pd.DataFrame]], order: Sequence[str],
+                    terms: Sequence[str]) -> str:
+    """The table's notes: standard errors (and which columns have robust ones), stars, symbols used."""
+    kinds: dict[str, list[str]] = {}
+    for k, model_id in enumerate(order, start=1):
+        kind = SE_KINDS.get(models[model_id][0]["estimator"])
+        if kind:
+            kinds.setdefault(kind, []).append(f"({k})")
+    parts = ["Standard errors in parentheses" + "".join(
+        f"; {', '.join(cols)}: {kind}" for kind, cols in kinds.items()) + f". {STAR_LEGEND}."]
+    if any(t.startswith("rho_") for t in terms):
+        parts.append("ρ: spatial-lag parameter of the channel named.")
+    if any(t.startswith("lambda_") for t in terms):
+        parts.append("λ: spatial-error parameter.")
+    if any(t.startswith("W_") for t in terms):
+        parts.append("W·x: the spatial lag of x on the channel named.")
+    if any(models[m][0]["effects"] != "none" for m in order):
+        parts.append("Fixed effects are absorbed (no constant shown).")
+    return " ".join(parts)
 
 
 def regression_numbers(models: Mapping[str, tuple[dict, pd.DataFrame]], order: Sequence[str]) -> pd.DataFrame:
@@ -127,26 +228,93 @@ def impacts_table(impacts: Mapping[str, pd.DataFrame], labels: Mapping[str, str]
     return out[["model_id", "term", "label", "channel", "effect", "estimate", "std_error", "conf_low", "conf_high"]]
 
 
+def has_spillovers(numbers: pd.DataFrame) -> bool:
+    """Whether a model's impacts include spillovers (an indirect impact that is not identically zero)."""
+    indirect = numbers[numbers["effect"] == "indirect"]
+    return bool(len(indirect)) and bool((indirect["estimate"].abs() > 0).any())
+
+
 def impacts_display(numbers: pd.DataFrame) -> pd.DataFrame:
-    """Display frame of the impacts: estimate (s.e.) [95% interval]."""
-    out = numbers[["model_id", "label", "channel", "effect"]].copy()
-    out.columns = ["Model", "Variable", "Channel", "Effect"]
-    out["Estimate (s.e.)"] = [f"{e:.3f} ({s:.3f})" for e, s in zip(numbers["estimate"], numbers["std_error"],
-                                                                   strict=True)]
-    out["95% interval"] = [f"[{lo:.3f}, {hi:.3f}]" for lo, hi in zip(numbers["conf_low"], numbers["conf_high"],
-                                                                     strict=True)]
+    """One model's impacts: a row per regressor (estimate over [95% interval]); columns direct, indirect (per
+    channel when there are several) and total."""
+    cells: dict[tuple[str, str], tuple[str, str]] = {}
+    columns: list[str] = []
+    for r in numbers.itertuples(index=False):
+        several = (numbers["channel"] != "all").any() and (numbers["channel"] == "all").any()
+        name = r.effect.capitalize()
+        if r.effect == "indirect" and several:
+            name = "Indirect, all" if r.channel == "all" else f"Indirect via {r.channel}"
+        if name not in columns:
+            columns.append(name)
+        cells[(r.label, name)] = (f"{r.estimate:.3f}", f"[{r.conf_low:.3f}, {r.conf_high:.3f}]")
+    columns = sorted(columns, key=lambda c: (c.startswith("Total"), c.startswith("Indirect, all"),
+                                             c.startswith("Indirect"), c != "Direct"))
+    rows = []
+    for variable in dict.fromkeys(numbers["label"]):
+        rows.append([variable, *[cells.get((variable, c), ("", ""))[0] for c in columns]])
+        rows.append(["", *[cells.get((variable, c), ("", ""))[1] for c in columns]])
+    return pd.DataFrame(rows, columns=["", *columns])
+
+
+IMPACTS_NOTE = ("Estimate over its 95% interval from simulated parameter draws (the standard errors are in "
+                "impacts.csv). Direct: average own effect; indirect: average spillover through the channel; "
+                "total: their sum.")
+
+
+def sample_groups(samples: Mapping[str, pd.DataFrame]) -> list[list[str]]:
+    """Models grouped by identical estimation sample (the same state-years), in the order given."""
+    groups: dict[frozenset, list[str]] = {}
+    for model_id, sample in samples.items():
+        key = frozenset(zip(sample["ccode"].tolist(), sample["year"].tolist(), strict=True))
+        groups.setdefault(key, []).append(model_id)
+    return list(groups.values())
+
+
+def descriptives(panel: pd.DataFrame, labels: Mapping[str, str], columns: Sequence[str] | None = None,
+                 units: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """N, mean, standard deviation, min and max of ``columns`` (default every numeric column but the keys)."""
+    units = units or {}
+    if columns is None:
+        columns = [c for c in panel.columns
+                   if c not in ("ccode", "year") and pd.api.types.is_numeric_dtype(panel[c])]
+    rows = [(c, labels.get(c, c), units.get(c, ""), int(panel[c].notna().sum()), panel[c].mean(), panel[c].std(),
+             panel[c].min(), panel[c].max()) for c in columns]
+    return pd.DataFrame(rows, columns=["column", "label", "unit", "n", "mean", "sd", "min", "max"])
+
+
+def sample_descriptives(panel: pd.DataFrame, samples: Mapping[str, pd.DataFrame], fits: Mapping[str, Mapping],
+                        codebook: Mapping[str, Mapping[str, str]],
+                        model_labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Descriptive statistics of the outcome and regressors on each distinct estimation sample (long format,
+    ``sample`` = 1, 2, … and ``models`` = the labels of the models estimated on it)."""
+    model_labels = model_labels or {}
+    labels = {c: e["label"] for c, e in codebook.items()}
+    units = {c: e["unit"] for c, e in codebook.items()}
+    frames = []
+    for k, group in enumerate(sample_groups(samples), start=1):
+        keys = samples[group[0]][["ccode", "year"]]
+        rows = keys.merge(panel, on=["ccode", "year"], how="left")
+        variables = [v for m in group for v in [fits[m]["outcome"], *fits[m]["regressors"]] if v in panel.columns]
+        desc = descriptives(rows, labels, list(dict.fromkeys(variables)), units)
+        frames.append(desc.assign(sample=k, models="; ".join(model_labels.get(m, m) for m in group),
+                                  states=rows["ccode"].nunique(),
+                                  years="–".join(str(y) for y in sorted({rows["year"].min(), rows["year"].max()}))))
+    if not frames:
+        return pd.DataFrame(columns=["sample", "models", "states", "years", "column", "label", "unit", "n", "mean",
+                                     "sd", "min", "max"])
+    out = pd.concat(frames, ignore_index=True)
+    return out[["sample", "models", "states", "years", *[c for c in out.columns
+                                                          if c not in ("sample", "models", "states", "years")]]]
+
+
+def descriptives_display(numbers: pd.DataFrame) -> pd.DataFrame:
+    """Printed descriptives of one sample: variable, unit, N and the statistics in sensible number formats."""
+    out = pd.DataFrame({"Variable": numbers["label"], "Unit": numbers["unit"],
+                        "N": [f"{n:,}" for n in numbers["n"]]})
+    scale = numbers[["mean", "min", "max"]].abs().max(axis=1).to_numpy()
+    for column, name in (("mean", "Mean"), ("sd", "SD"), ("min", "Min"), ("max", "Max")):
+        out[name] = [format_number(v, s) for v, s in zip(numbers[column], scale, strict=True)]
     return out.reset_index(drop=True)
-
-
-def descriptives(panel: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
-    """N, mean, standard deviation, min and max of each numeric panel column but the keys."""
-    columns = [c for c in panel.columns if c not in ("ccode", "year") and pd.api.types.is_numeric_dtype(panel[c])]
-    rows = [
-        (c, labels.get(c, c), int(panel[c].notna().sum()), panel[c].mean(), panel[c].std(), panel[c].min(),
-         panel[c].max())
-        for c in columns
-    ]
-    return pd.DataFrame(rows, columns=["column", "label", "n", "mean", "sd", "min", "max"])
 
 
 def weights_table(summaries: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -167,6 +335,23 @@ def weights_table(summaries: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def weights_display(numbers: pd.DataFrame) -> pd.DataFrame:
+    """Printed weights summary."""
+    return pd.DataFrame({
+        "Channel": numbers["channel"], "Years": numbers["years"],
+        "States": [f"{v:.0f}" for v in numbers["states_mean"]],
+        "Links": [f"{v:,.0f}" for v in numbers["links_mean"]],
+        "Neighbours per state": [f"{v:.1f}" for v in numbers["neighbours_mean"]],
+        "Islands (max)": numbers["islands_max"].astype(str),
+        "Components (max)": numbers["components_max"].astype(str),
+        "Admissible ρ": [f"({lo:.3g}, {hi:.3g})" for lo, hi in zip(numbers["rho_min"], numbers["rho_max"],
+                                                                   strict=True)],
+    })
+
+
+WEIGHTS_NOTE = ("States, links and neighbours: means over years; islands and components: the most in any year. "
+                "Admissible ρ = (1/smallest, 1/largest eigenvalue), the tightest over years.")
+
 DIAGNOSTIC_LABELS = {"lm_error": "LM error", "lm_lag": "LM lag", "robust_lm_error": "Robust LM error",
                      "robust_lm_lag": "Robust LM lag", "sarma": "SARMA", "moran_i": "Moran's I of residuals"}
 
@@ -185,6 +370,17 @@ def diagnostics_table(models: Mapping[str, tuple[dict, pd.DataFrame]]) -> pd.Dat
     return pd.DataFrame(rows, columns=["model_id", "channel", "test", "statistic", "z", "p_value"])
 
 
+def diagnostics_display(numbers: pd.DataFrame, model_labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Printed diagnostics: model label, channel, test, statistic, z, p-value (< 0.001 as such)."""
+    model_labels = model_labels or {}
+    return pd.DataFrame({
+        "Model": [model_labels.get(m, m) for m in numbers["model_id"]], "Channel": numbers["channel"],
+        "Test": numbers["test"], "Statistic": [f"{v:.3f}" for v in numbers["statistic"]],
+        "z": [format_number(v) if v is not None and pd.notna(v) else "" for v in numbers["z"]],
+        "p-value": [format_p(v) for v in numbers["p_value"]],
+    })
+
+
 def truth_table(truth: Mapping[str, float], coefficients: pd.DataFrame) -> pd.DataFrame:
     """Estimates beside the true values of the demo's data-generating process, with interval coverage."""
     rows = []
@@ -197,6 +393,18 @@ def truth_table(truth: Mapping[str, float], coefficients: pd.DataFrame) -> pd.Da
     return pd.DataFrame(rows, columns=["term", "truth", "estimate", "std_error", "conf_low", "conf_high", "covered"])
 
 
+def truth_display(numbers: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
+    """Printed truth table."""
+    return pd.DataFrame({
+        "Parameter": [term_label(t, labels) for t in numbers["term"]],
+        "True value": [f"{v:.3f}" for v in numbers["truth"]], "Estimate": [f"{v:.3f}" for v in numbers["estimate"]],
+        "s.e.": [f"{v:.3f}" for v in numbers["std_error"]],
+        "95% interval": [f"[{lo:.3f}, {hi:.3f}]" for lo, hi in zip(numbers["conf_low"], numbers["conf_high"],
+                                                                  strict=True)],
+        "Interval covers the truth": ["yes" if c else "NO" for c in numbers["covered"]],
+    })
+
+
 # ----------------------------------------------------------------------------------------------- renderers
 
 
@@ -206,93 +414,189 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def to_markdown(frame: pd.DataFrame, note: str = "") -> str:
-    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+def _header(frame: pd.DataFrame, header: Sequence[Sequence[str]] | None) -> list[list[str]]:
+    return [list(map(str, h)) for h in header] if header else [list(map(str, frame.columns))]
+
+
+def to_markdown(frame: pd.DataFrame, note: str = "", header: Sequence[Sequence[str]] | None = None,
+                caption: str = "") -> str:
+    """A Markdown (pipe) table; several header lines are joined into one."""
+    lines = _header(frame, header)
+    cells = [" ".join(filter(None, column)) for column in zip(*lines, strict=True)]
+    head = "| " + " | ".join(cells) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
     body = ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([header, rule, *body]) + ("\n\n" + note if note else "") + "\n"
+    for i, text in frame.attrs.get("spans", {}).items():
+        body[i] = "| " + " | ".join([_fmt(frame.iloc[i, 0]), text] + [""] * (len(frame.columns) - 2)) + " |"
+    title = f"**{caption}**\n\n" if caption else ""
+    return title + "\n".join([head, rule, *body]) + ("\n\n" + note if note else "") + "\n"
 
 
 _LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-                  "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "ρ": r"$\rho$", "λ": r"$\lambda$",
-                  "·": r"$\cdot$", "–": "--"}
+                  "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
+                  "ρ": r"$\rho$", "λ": r"$\lambda$", "·": r"$\cdot$", "–": "--", "—": "---", "<": r"$<$",
+                  ">": r"$>$", "≤": r"$\leq$", "≥": r"$\geq$", "×": r"$\times$", "−": "-", "’": "'",
+                  "σ": r"$\sigma$", "β": r"$\beta$"}
 
 
 def _latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
 
 
-def to_latex(frame: pd.DataFrame, note: str = "", midrule_after: int | None = None) -> str:
-    """A booktabs tabular (needs \\usepackage{booktabs}); ``midrule_after`` body rows get a rule after them."""
+def to_latex(frame: pd.DataFrame, note: str = "", midrule_after: int | None = None, *, caption: str = "",
+             label: str = "", header: Sequence[Sequence[str]] | None = None,
+             rules_after: Sequence[int] = ()) -> str:
+    """A complete ``table`` environment: caption, label, booktabs rules, notes below (threeparttable).
+
+    Needs ``\\usepackage{booktabs,threeparttable,adjustbox}`` in the preamble; a table wider than the text is
+    shrunk to its width. ``rules_after`` (and the older
+    ``midrule_after``) name body rows followed by a ``\\midrule``.
+    """
+    rules = set(rules_after) | ({midrule_after} if midrule_after is not None else set())
     align = "l" + "c" * (len(frame.columns) - 1)
-    lines = [rf"\begin{{tabular}}{{{align}}}", r"\toprule",
-             " & ".join(_latex_escape(str(c)) for c in frame.columns) + r" \\", r"\midrule"]
+    lines = [f"% {LATEX_PACKAGES}", r"\begin{table}[htbp]", r"\centering", r"\small"]
+    if caption:
+        lines.append(rf"\caption{{{_latex_escape(caption)}}}")
+    if label:
+        lines.append(rf"\label{{{label}}}")
+    # shrunk to the text width only when wider (adjustbox's max width), notes shrunk with the table
+    lines += [r"\begin{adjustbox}{max width=\linewidth}", r"\begin{threeparttable}",
+              rf"\begin{{tabular}}{{{align}}}", r"\toprule"]
+    lines += [" & ".join(_latex_escape(c) for c in h) + r" \\" for h in _header(frame, header)]
+    lines.append(r"\midrule")
+    spans = frame.attrs.get("spans", {})
     for i, row in enumerate(frame.itertuples(index=False)):
-        lines.append(" & ".join(_latex_escape(_fmt(v)) for v in row) + r" \\")
-        if midrule_after is not None and i + 1 == midrule_after:
+        if i in spans:
+            lines.append(f"{_latex_escape(_fmt(row[0]))} & \\multicolumn{{{len(row) - 1}}}{{c}}"
+                         f"{{{_latex_escape(spans[i])}}} \\\\")
+        else:
+            lines.append(" & ".join(_latex_escape(_fmt(v)) for v in row) + r" \\")
+        if i + 1 in rules and i + 1 < len(frame):
             lines.append(r"\midrule")
     lines += [r"\bottomrule", r"\end{tabular}"]
     if note:
-        lines.append(r"\par\footnotesize " + _latex_escape(note))
+        lines += [r"\begin{tablenotes}[flushleft]", r"\footnotesize", rf"\item {_latex_escape(note)}",
+                  r"\end{tablenotes}"]
+    lines += [r"\end{threeparttable}", r"\end{adjustbox}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 
 
-def to_html(frame: pd.DataFrame, note: str = "", caption: str = "") -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>\n"
-        for row in frame.itertuples(index=False)
-    )
+def to_html(frame: pd.DataFrame, note: str = "", caption: str = "", *, header: Sequence[Sequence[str]] | None = None,
+            rules_after: Sequence[int] = ()) -> str:
+    """An HTML table (class ``pub``: styled by the report's stylesheet), caption above, notes below."""
+    head = "".join("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in h) + "</tr>"
+                   for h in _header(frame, header))
+    spans = frame.attrs.get("spans", {})
+
+    def cells(i: int, row: tuple) -> str:
+        if i in spans:
+            return (f"<td>{html.escape(_fmt(row[0]))}</td>"
+                    f"<td class='span' colspan='{len(row) - 1}'>{html.escape(spans[i])}</td>")
+        return "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row)
+
+    body = "".join(("<tr class='rule'>" if i in rules_after else "<tr>") + cells(i, row) + "</tr>\n"
+                   for i, row in enumerate(frame.itertuples(index=False)))
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     foot = f'<p class="note">{html.escape(note)}</p>' if note else ""
-    return f'<table class="regression">{cap}<thead><tr>{head}</tr></thead><tbody>\n{body}</tbody></table>{foot}\n'
-
-
-REGRESSION_NOTE = ("Standard errors in parentheses. *** p < 0.01, ** p < 0.05, * p < 0.1. "
-                   "Spatial parameters ρ per interdependence channel.")
+    return (f'<div class="table-wrap"><table class="pub">{cap}<thead>{head}</thead><tbody>\n{body}</tbody></table>'
+            f"</div>{foot}\n")
 
 
 # ----------------------------------------------------------------------------------------------- the rule
 
 
 def _write_formats(out_dir: Path, name: str, display: pd.DataFrame, numbers: pd.DataFrame, note: str = "",
-                   midrule_after: int | None = None, formats: Sequence[str] = ("md", "tex", "csv")) -> None:
+                   formats: Sequence[str] = ("md", "tex", "csv"), caption: str = "") -> None:
+    _write_parts(out_dir, name, [(caption, display, note)], numbers, formats)
+
+
+def _write_parts(out_dir: Path, name: str, parts: Sequence[tuple[str, pd.DataFrame, str]], numbers: pd.DataFrame,
+                 formats: Sequence[str] = ("md", "tex", "csv")) -> None:
+    """Write one table file per format; a file may hold several tables (``parts``: caption, display, note)."""
     from interdep.io import write_table, write_text
 
+    def render(fn, **extra):
+        return "\n".join(fn(d, note, caption=cap, header=d.attrs.get("header"), **extra) for cap, d, note in parts)
+
     if "md" in formats:
-        write_text(to_markdown(display, note), out_dir / f"{name}.md")
+        write_text(render(to_markdown), out_dir / f"{name}.md")
     if "tex" in formats:
-        write_text(to_latex(display, note, midrule_after), out_dir / f"{name}.tex")
+        tex = "\n".join(to_latex(d, note, caption=cap, label=f"tab:{name}" + (f"-{k}" if len(parts) > 1 else ""),
+                                 header=d.attrs.get("header"), rules_after=d.attrs.get("rules_after", ()))
+                        for k, (cap, d, note) in enumerate(parts, start=1))
+        write_text(tex, out_dir / f"{name}.tex")
     if "html" in formats:
-        write_text(to_html(display, note), out_dir / f"{name}.html")
+        write_text("\n".join(to_html(d, note, caption=cap, header=d.attrs.get("header"),
+                                     rules_after=d.attrs.get("rules_after", ())) for cap, d, note in parts),
+                   out_dir / f"{name}.html")
     if "csv" in formats:
         write_table(numbers, out_dir / f"{name}.csv")
 
 
+def impacts_parts(numbers: pd.DataFrame, model_labels: Mapping[str, str] | None = None,
+                  fits: Mapping[str, Mapping] | None = None) -> list[tuple[str, pd.DataFrame, str]]:
+    """One (caption, display, note) per model with spillovers; models without spatial terms get none."""
+    model_labels, fits = model_labels or {}, fits or {}
+    parts = []
+    for model_id, part in numbers.groupby("model_id", sort=False):
+        if not has_spillovers(part):
+            continue
+        fit = fits.get(model_id)
+        facts = f" ({estimator_name(fit)}; {', '.join(fit['weights'])})" if fit else ""
+        parts.append((f"Impacts: {model_labels.get(model_id, model_id)}{facts}", impacts_display(part), ""))
+    if not parts:
+        return [("Impacts", pd.DataFrame({"": ["No model in this run has spatial spillovers."]}), "")]
+    caption, display, _ = parts[-1]
+    parts[-1] = (caption, display, IMPACTS_NOTE)
+    return parts
+
+
+def descriptives_parts(numbers: pd.DataFrame) -> list[tuple[str, pd.DataFrame, str]]:
+    """One (caption, display, note) per estimation sample."""
+    parts = []
+    for _, part in numbers.groupby("sample", sort=True):
+        first = part.iloc[0]
+        caption = (f"Sample {first['sample']}: {first['states']} states, {first['years']}, N = {int(part['n'].max()):,}"
+                   f" — models {first['models']}")
+        parts.append((caption, descriptives_display(part), ""))
+    if parts:
+        caption, display, _ = parts[-1]
+        parts[-1] = (caption, display, "Statistics over each model's estimation sample (the state-years it used).")
+    return parts
+
+
 def write_tables(*, model_dirs: Sequence[str | Path], tables: Mapping[str, Sequence[str]], codebook: str | Path,
                  panel: pd.DataFrame, weights_summaries: Mapping[str, pd.DataFrame], out_dir: str | Path,
-                 truth: Mapping[str, float] | None = None, truth_model: str | None = None) -> None:
+                 truth: Mapping[str, float] | None = None, truth_model: str | None = None,
+                 model_labels: Mapping[str, str] | None = None) -> None:
     """Write every table of the ``tables`` rule into ``out_dir``."""
     out_dir = Path(out_dir)
-    labels = read_labels(codebook)
+    book = read_codebook(codebook)
+    labels = {c: e["label"] for c, e in book.items()}
     models = load_models(model_dirs)
+    fits = {m: f for m, (f, _) in models.items()}
+    model_labels = model_labels or {}
     for name, order in tables.items():
-        display = regression_table(models, order, labels)
-        _write_formats(out_dir, f"regression_{name}", display, regression_numbers(models, order), REGRESSION_NOTE,
-                       midrule_after=display.attrs["n_coefficient_rows"], formats=("md", "tex", "html", "csv"))
+        display = regression_table(models, order, labels, model_labels)
+        outcomes = sorted({labels.get(fits[m]["outcome"], fits[m]["outcome"]) for m in order})
+        _write_formats(out_dir, f"regression_{name}", display, regression_numbers(models, order),
+                       display.attrs["note"], formats=("md", "tex", "html", "csv"),
+                       caption=f"Regression table {name}: {'; '.join(outcomes)}")
     impacts = {m: read_table(Path(d) / "impacts.csv") for m, d in zip(models, model_dirs, strict=True)}
     numbers = impacts_table(impacts, labels)
-    _write_formats(out_dir, "impacts", impacts_display(numbers), numbers,
-                   "Direct, indirect and total impacts; standard errors and 95% intervals from simulated draws.")
+    _write_parts(out_dir, "impacts", impacts_parts(numbers, model_labels, fits), numbers)
     diagnostics = diagnostics_table(models)
-    _write_formats(out_dir, "diagnostics", diagnostics, diagnostics,
-                   "Lagrange multiplier tests (chi-squared) and Moran's I (z) of OLS residuals on the named channel.")
-    desc = descriptives(panel, labels)
-    _write_formats(out_dir, "descriptives", desc.drop(columns="column"), desc)
+    _write_formats(out_dir, "diagnostics", diagnostics_display(diagnostics, model_labels), diagnostics,
+                   "Lagrange multiplier tests (chi-squared) and Moran's I (z) of OLS residuals on the named channel.",
+                   caption="Spatial diagnostics of OLS residuals")
+    samples = {m: read_table(Path(d) / "sample.csv") for m, d in zip(models, model_dirs, strict=True)}
+    desc = sample_descriptives(panel, samples, fits, book, model_labels)
+    _write_parts(out_dir, "descriptives", descriptives_parts(desc), desc)
     weights = weights_table(weights_summaries)
-    _write_formats(out_dir, "weights", weights, weights,
-                   "Means over years; rho interval = (1/smallest, 1/largest eigenvalue), the tightest over years.")
+    _write_formats(out_dir, "weights", weights_display(weights), weights, WEIGHTS_NOTE,
+                   caption="Weight graphs per channel")
     if truth is not None and truth_model:
         table = truth_table(truth, models[truth_model][1])
-        _write_formats(out_dir, "truth", table, table,
-                       f"Model {truth_model} on the simulated demo outcome; truth from data/demo/truth.json.")
+        _write_formats(out_dir, "truth", truth_display(table, labels), table,
+                       f"{model_labels.get(truth_model, truth_model)} on the simulated demo outcome; true values "
+                       "from data/demo/truth.json.", caption="Demo: estimates against the true values")
