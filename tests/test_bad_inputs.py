@@ -399,7 +399,7 @@ CASES = [
     Case("schema: unknown estimator", _schema(lambda c: c["models"][0].update(estimator="sar_mle")),
          ("is not one of ['ols', 'slx'", "bad.yaml", "row: models[0].estimator", "value: 'sar_mle'")),
     Case("schema: misspelt key", _schema(lambda c: c["models"][0].update(regresors=["x"])),
-         ("unknown key(s) 'regresors' in models[0]; allowed: description", "row: models[0]",
+         ("unknown key(s) 'regresors' in models[0]; allowed: ", "outcome, regressors, ", "row: models[0]",
           "value: 'regresors'")),
     Case("schema: a long wrong value is cut", _schema(lambda c: c.update(channels=list(range(10_000)))),
          ("is not of type 'object'", "row: channels", "...'")),
@@ -479,20 +479,19 @@ def test_nonmember_drop_gives_a_complete_panel_and_lists_each_dropped_row(raw, t
 
 
 def test_report_lists_the_dropped_rows(tmp_path):
-    from interdep.outputs.report import render_report
+    from interdep.outputs.report import SECTIONS, Report, section_dropped
 
-    for name, header in {"impacts": "model_id,label,channel,effect,estimate,std_error,conf_low,conf_high",
-                         "diagnostics": "model_id", "weights": "channel", "descriptives": "column,label"}.items():
-        _write(tmp_path / f"{name}.csv", [header + "\n"])
+    def report(dropped):
+        return Report(dataset="x", table_names=[], figure_names=[], tables_dir=tmp_path, figures_dir=tmp_path,
+                      fits=[], provenance={}, dropped=dropped)
+
     dropped = pd.DataFrame([{"file": "un.csv", "row": 3, "country": "260", "year": 2000, "contrib_total": 10.0,
                              "reason": "COW code 260 is not a state of the COW system in 2000"}])
-    page = render_report(dataset="x", table_names=[], figure_names=[], tables_dir=tmp_path, figures_dir=tmp_path,
-                         fits=[], provenance={}, dropped=dropped)
-    assert "Contributions dropped: 1 row(s), 10 personnel" in page and "not a state of the COW system" in page
-    assert "Made by rule <code>panel</code>" in page and "panel.nonmember" in page
-    no_drop = render_report(dataset="x", table_names=[], figure_names=[], tables_dir=tmp_path,
-                            figures_dir=tmp_path, fits=[], provenance={})
-    assert "Contributions dropped" not in no_drop
+    section = section_dropped(report(dropped))
+    assert "Contributions dropped: 1 row(s), 10 personnel" in section and "not a state of the COW system" in section
+    assert "Made by rule <code>panel</code>" in section and "panel.nonmember" in section
+    assert section_dropped(report(None)) == ""  # no section (and no contents entry) when nothing is dropped
+    assert any(fn is section_dropped for _, _, fn in SECTIONS)
 
 
 @pytest.mark.parametrize("error", [np.linalg.LinAlgError("Singular matrix"), Exception("H'H singular - no inverse")])
