@@ -119,6 +119,10 @@ def test_generic_table_reports_non_members_and_excluded_names(raw_dir, tmp_path,
     options = {"source": "table", "covariates": ["p5"],
                "contributions": {"file": str(table), "country_column": "country", "country_code": "name",
                                  "year_column": "year", "value_columns": {"contrib_total": "personnel"}}}
+    with pytest.raises(InputError, match=r"not valid in year 2000 .*COW 260 1955-1990") as err:  # no such state
+        real.build_real_panel(raw_dir, options)
+    assert (err.value.row, err.value.value) == (3, "German Federal Republic")
+    options["names"] = {"German federal republic": 260}  # the config insists: then a non-member, reported
     with caplog.at_level(logging.WARNING):
         panel, codebook = real.build_real_panel(raw_dir, options)
     assert panel.attrs["nonmember_contributions"][0]["ccode"] == 260
