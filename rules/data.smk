@@ -31,6 +31,7 @@ rule panel:
     output:
         panel=f"{RESULTS}/panel.csv",
         codebook=f"{RESULTS}/codebook.md",
+        **COMPARISON_FILES,
     params:
         panel=config["panel"],
         source_keys=list(PANEL_SOURCES),

@@ -96,6 +96,8 @@ rule report:
         fits=model_files("fit.json"),
         codebook=f"{RESULTS}/codebook.md",
         provenance=f"{RESULTS}/provenance.json",
+        coverage=f"{RESULTS}/tables/coverage.csv",
+        comparison=[COMPARISON_FILES["comparison_md"]] if COMPARISON_FILES else [],
     output:
         f"{RESULTS}/report.html",
     params:

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from interdep.io import write_text
+from interdep.io import read_table, write_text
 from interdep.outputs.report import render_report
 from interdep.workflow import logged
 
@@ -18,5 +18,7 @@ with logged(snakemake.log[0]):
         fits=[json.loads(Path(f).read_text()) for f in snakemake.input.fits],
         provenance=json.loads(Path(snakemake.input.provenance).read_text()),
         truth_model=p.truth_model,
+        coverage=read_table(snakemake.input.coverage),
+        comparison_md=Path(snakemake.input.comparison[0]).read_text() if snakemake.input.comparison else None,
     )
     write_text(page, snakemake.output[0])

@@ -64,6 +64,10 @@ TABLES = {
                      "scripts/build_panel.py, scripts/make_tables.py", "panel"),
     "weights": ("Weight graphs per channel: size, links, islands, components, admissible rho.",
                 "weights, tables", "scripts/build_weights.py, scripts/make_tables.py", "channels"),
+    "coverage": ("Years each variable and channel covers, and the years each model can use (tables/coverage.csv).",
+                 "coverage", "scripts/coverage.py", "panel, channels (carry_forward), models (years)"),
+    "sources_comparison": ("Two contribution sources over the years both cover: world totals, ratio, the states "
+                           "differing most.", "panel", "scripts/build_panel.py", "panel.combine"),
     "truth": ("Demo only: estimates beside the true values, and whether the 95% interval covers them.",
               "fit_model, tables", "scripts/fit_model.py, scripts/make_tables.py",
               "outputs.truth, outputs.truth_model"),
@@ -125,8 +129,9 @@ def _provenance(record: Mapping) -> str:
 
 def render_report(*, dataset: str, table_names: Sequence[str], figure_names: Sequence[str],
                   tables_dir: str | Path, figures_dir: str | Path, fits: Sequence[dict],
-                  provenance: Mapping, truth_model: str | None = None) -> str:
-    """The whole page as a string."""
+                  provenance: Mapping, truth_model: str | None = None, coverage: pd.DataFrame | None = None,
+                  comparison_md: str | None = None) -> str:
+    """The whole page as a string (``coverage``: tables/coverage.csv; ``comparison_md``: sources_comparison.md)."""
     tables_dir, figures_dir = Path(tables_dir), Path(figures_dir)
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>interdep report: {dataset}"
              f"</title><style>{STYLE}</style></head><body>",
@@ -157,6 +162,13 @@ def render_report(*, dataset: str, table_names: Sequence[str], figure_names: Seq
     parts.append(_table_section("Weight graphs", "weights", tbl.to_html(read_table(tables_dir / "weights.csv"))))
     desc = read_table(tables_dir / "descriptives.csv").drop(columns="column")
     parts.append(_table_section("Descriptive statistics", "descriptives", tbl.to_html(desc)))
+    if coverage is not None:
+        from interdep.panel.coverage import coverage_summary
+
+        parts.append(_table_section("Coverage", "coverage", tbl.to_html(coverage_summary(coverage))))
+    if comparison_md is not None:
+        parts.append(_table_section("Contribution sources compared", "sources_comparison",
+                                    f"<pre>{html.escape(comparison_md)}</pre>"))
     parts += ["<h2>Models</h2>", _model_facts(fits), "<h2>Provenance</h2>", _provenance(provenance),
               "</body></html>\n"]
     return "\n".join(parts)
@@ -164,8 +176,9 @@ def render_report(*, dataset: str, table_names: Sequence[str], figure_names: Seq
 
 def figure_and_table_map() -> pd.DataFrame:
     """Every table and figure with its rule, script, output file and config keys (for the README)."""
+    formats = {"regression": "md|tex|csv|html", "coverage": "csv", "sources_comparison": "md|csv"}
     rows = [("table", file := ("regression_<table>" if name == "regression" else name), rule, script,
-             f"results/<dataset>/tables/{file}.md|tex|csv" + ("|html" if name == "regression" else ""), keys)
+             f"results/<dataset>/tables/{file}.{formats.get(name, 'md|tex|csv')}", keys)
             for name, (_, rule, script, keys) in TABLES.items()]
     rows += [("figure", name.replace("{channel}", "<channel>"), rule, script,
               f"results/<dataset>/figures/{name.replace('{channel}', '<channel>')}.png|pdf", keys)

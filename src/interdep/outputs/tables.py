@@ -163,8 +163,17 @@ def weights_table(summaries: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             "components_max": int(s["components"].max()),
             "rho_min": s["rho_min"].max(),
             "rho_max": s["rho_max"].min(),
+            "carried": _carried(s),
         })
     return pd.DataFrame(rows)
+
+
+def _carried(summary: pd.DataFrame) -> str:
+    """Years whose links are carried forward from the source's last year (``carry_forward``), or ''."""
+    if "carried" not in summary or not summary["carried"].astype(bool).any():
+        return ""
+    rows = summary[summary["carried"].astype(bool)]
+    return f"{int(rows['year'].min())}–{int(rows['year'].max())} from {int(rows['source_year'].max())}"
 
 
 DIAGNOSTIC_LABELS = {"lm_error": "LM error", "lm_lag": "LM lag", "robust_lm_error": "Robust LM error",

@@ -390,3 +390,20 @@ def _codebook(panel: pd.DataFrame, source_label: str) -> pd.DataFrame:
             source = source_label
         rows.append((col, label, unit, source, how, int(panel[col].isna().sum())))
     return pd.DataFrame(rows, columns=["column", "label", "unit", "source", "transformation", "n_missing"])
+
+
+def comparison_summary(comparison: pd.DataFrame, top: int = 5) -> pd.DataFrame:
+    """Per year: the two world totals, their difference and ratio, and the states differing most (table - IPI)."""
+    world = comparison[comparison["scope"] == "world"]
+    states = comparison[comparison["scope"] == "state"]
+    rows = []
+    for r in world.itertuples():
+        s = states[states["year"] == r.year]
+        s = s.reindex(s["difference"].abs().sort_values(ascending=False, kind="stable").index).head(top)
+        largest = "; ".join(f"{iso or c} {d:+,.0f}" for iso, c, d in zip(s["iso3"], s["ccode"], s["difference"],
+                                                                         strict=True))
+        ratios = states.loc[(states["year"] == r.year) & (states["ipi"] >= 100), "ratio"]
+        rows.append({"year": int(r.year), "ipi": r.ipi, "table": r.table, "difference": r.difference,
+                     "ratio": r.ratio, "state ratio range (IPI >= 100)":
+                     f"{ratios.min():.2f}-{ratios.max():.2f}" if len(ratios) else "", "largest differences": largest})
+    return pd.DataFrame(rows)
