@@ -40,7 +40,7 @@ rule coverage:
     params:
         channels=CHANNELS,
         models=list(MODELS.values()),
-        panel_source=config["panel"]["source"],
+        panel=config["panel"],
         gaps=declared_gaps(config["panel"]),
     log:
         f"{RESULTS}/logs/coverage.log",

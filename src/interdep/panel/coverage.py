@@ -139,15 +139,16 @@ def declared_gaps(panel_options: Mapping[str, Any]) -> list[int]:
     return sorted(gaps)
 
 
-def column_sources(panel_source: str) -> dict[str, str]:
+def column_sources(panel_options: Mapping[str, Any]) -> dict[str, str]:
     """panel column -> the source named in the codebook, for the coverage table."""
-    if panel_source == "demo":
+    if panel_options["source"] == "demo":
         from interdep.panel.build import DEMO_CODEBOOK
 
         return {row[0]: row[3] for row in DEMO_CODEBOOK}
-    from interdep.panel.real import CODEBOOK
+    from interdep.panel.real import _IPI, CODEBOOK, contributions_label
 
-    return {col: entry[2] for col, entry in CODEBOOK.items()}
+    label = contributions_label(dict(panel_options))
+    return {col: label if entry[2] == _IPI else entry[2] for col, entry in CODEBOOK.items()}
 
 
 def coverage_summary(table: pd.DataFrame) -> pd.DataFrame:

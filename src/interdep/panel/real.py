@@ -147,7 +147,7 @@ def build_real_panel(raw_dir: Path, options: dict[str, Any]) -> tuple[pd.DataFra
     long, source_label = _read_contributions(raw_dir, options, files)
     comparison = None
     if options.get("combine"):
-        long, comparison, source_label = _combine(long, options, files, source_label)
+        long, comparison, source_label = _combine(long, options, files)
     gaps = sorted(long.attrs.get("drop_years", []))
     years = _years(options, long, long.attrs.get("file", ""), gaps)
     keys = countries.read_state_years(files["cow_states"], years)
@@ -209,7 +209,18 @@ def _read_contributions(raw_dir: Path, options: dict[str, Any], files: dict[str,
     long = contrib.map_contributors(long, spec["country_code"], file=str(path), crosswalk=xwalk, names=names,
                                     aggregate=spec.get("aggregate") == "sum")
     long.attrs.update(file=str(path), drop_years=drop)
-    return long, f"contributions table {path.name} (panel.contributions)"
+    return long, contributions_label(options)
+
+
+def contributions_label(options: dict[str, Any]) -> str:
+    """The source of the contribution columns as the codebook names it."""
+    if options.get("source", "ipi") == "ipi":
+        return _IPI
+    table = f"contributions table {Path(options['contributions']['file']).name} (panel.contributions)"
+    if options.get("combine"):
+        until = int(options["combine"]["ipi_until"])
+        return f"{_IPI} up to {until}; {table} from {until + 1}"
+    return table
 
 
 def _read_ipi(files: dict[str, Path], names: dict[str, int | None] | None) -> pd.DataFrame:
@@ -219,8 +230,8 @@ def _read_ipi(files: dict[str, Path], names: dict[str, int | None] | None) -> pd
     return long
 
 
-def _combine(table: pd.DataFrame, options: dict[str, Any], files: dict[str, Path],
-             table_label: str) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+def _combine(table: pd.DataFrame, options: dict[str, Any],
+             files: dict[str, Path]) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """IPI for the years up to ``combine.ipi_until``, the table after; the two compared where both cover."""
     until = int(options["combine"]["ipi_until"])
     ipi = _read_ipi(files, options.get("names"))
@@ -231,8 +242,7 @@ def _combine(table: pd.DataFrame, options: dict[str, Any], files: dict[str, Path
     drop = [y for y in table.attrs.get("drop_years", []) if y > until]
     long = pd.concat([ipi[ipi["year"] <= until], table[table["year"] > until]], ignore_index=True)
     long.attrs.update(file=f"{ipi.attrs['file']} + {table.attrs['file']}", drop_years=drop)
-    label = f"{_IPI} up to {until}; {table_label} from {until + 1}"
-    return long, comparison, label
+    return long, comparison, contributions_label(options)
 
 
 COMPARISON_COLUMNS = ["scope", "year", "ccode", "iso3", "ipi", "table", "difference", "ratio", "share_difference"]

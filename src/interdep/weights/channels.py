@@ -609,6 +609,21 @@ def _dyads(spec: Mapping[str, Any], path: Path, plan: Plan) -> dict[int, Graph]:
 
 
 def deployments(spec: Mapping[str, Any], path: str | Path) -> pd.DataFrame:
+    """Yearly personnel of each state in each mission (cached by source, path, size and modification time; the
+    returned frame is shared between calls: do not modify it in place). See :func:`_deployments`."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("raw source file not found (set raw_dir or the channel's file:)", file=str(path))
+    stat = path.stat()
+    return _deployments_cached(spec["source"], str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _deployments_cached(source: str, path: str, mtime_ns: int, size: int) -> pd.DataFrame:  # noqa: ARG001
+    return _deployments(source, Path(path))
+
+
+def _deployments(source: str, path: Path) -> pd.DataFrame:
     """Yearly personnel of each state in each mission: ``ccode, mission, year, personnel`` (rows with 0 kept).
 
     UN DPO (``un_dpo``): yearly averages as published, names mapped by the curated name table; IPI gender file
@@ -617,7 +632,7 @@ def deployments(spec: Mapping[str, Any], path: str | Path) -> pd.DataFrame:
     """
     from interdep.panel import countries
 
-    country, code, mission, value, time, monthly = DEPLOYMENT_FILES[spec["source"]]
+    country, code, mission, value, time, monthly = DEPLOYMENT_FILES[source]
     table = read_source(path, [country, mission, value, time])
     if table.empty:
         raise InputError("source has a header but no rows", file=str(path), value=list(table.columns))
@@ -663,7 +678,7 @@ def _co_deployment(spec: Mapping[str, Any], path: Path, plan: Plan) -> dict[int,
     serving = serving[serving["personnel"] >= spec["min_personnel"]]
     out = {}
     for t, (s, ids) in plan.items():
-        rows = serving[(serving["year"] == s) & serving["ccode"].isin(ids)].copy()
+        rows = serving[(serving["year"] == s) & serving["ccode"].isin(ids)].copy()  # a copy: the cache is shared
         rows["share"] = rows["personnel"] / rows.groupby("ccode")["personnel"].transform("sum")
         pairs = rows.merge(rows, on="mission", suffixes=("", "_2"))
         pairs = pairs[pairs["ccode"] != pairs["ccode_2"]]
