@@ -39,6 +39,7 @@ rule coverage:
         f"{RESULTS}/tables/coverage.csv",
     params:
         channels=CHANNELS,
+        channel_sources={name: path.rsplit("/", 1)[-1] for name, path in CHANNEL_SOURCES.items()},
         models=list(MODELS.values()),
         panel=config["panel"],
         gaps=declared_gaps(config["panel"]),

@@ -9,7 +9,7 @@ with logged(snakemake.log[0]) as log:
     p = snakemake.params
     summaries = {c: read_table(f) for c, f in zip(p.channels, snakemake.input.summaries, strict=True)}
     table = coverage_table(read_table(snakemake.input.panel), summaries, p.models,
-                           sources=column_sources(p.panel), gaps=p.gaps)
+                           sources=column_sources(p.panel), gaps=p.gaps, channel_sources=p.channel_sources)
     check_models(table, p.models, p.gaps)
     usable = table[table["kind"] == "model"].groupby("name")["covered"].sum()
     log.info("years each model can use:\n%s", usable.to_string())

@@ -168,11 +168,11 @@ def _coverage_inputs():
 def test_coverage_table_per_variable_channel_and_model():
     panel, summaries = _coverage_inputs()
     models = [{"id": "m", "outcome": "y", "regressors": ["x"], "weights": ["w"], "years": [2000, 2001]}]
-    table = coverage_table(panel, summaries, models, sources={"x": "X source"})
+    table = coverage_table(panel, summaries, models, sources={"x": "X source"}, channel_sources={"w": "w.csv"})
     x = table[(table["kind"] == "variable") & (table["name"] == "x")]
     assert x["covered"].tolist() == [True, True, False, True] and set(x["source"]) == {"X source"}
     w = table[table["kind"] == "channel"].set_index("year")
-    assert w.loc[2003, "detail"] == "links of 2001 carried forward"
+    assert w.loc[2003, "detail"] == "links of 2001 carried forward" and set(w["source"]) == {"w.csv"}
     assert table[table["kind"] == "model"]["covered"].tolist() == [True, True]
     check_models(table, models)  # nothing raised
     summary = coverage_summary(table).set_index("name")
@@ -278,3 +278,10 @@ def test_co_deployment_on_the_un_file(shared_raw_dir):
     graphs = build_channel({"name": "co", "type": "co_deployment", "transform": "raw"}, {2016: [750, 770, 2]},
                            shared_raw_dir)
     assert graphs[2016].adjacency[(750, 770)] >= 1
+
+
+def test_co_deployment_on_the_ipi_gender_file(shared_raw_dir):
+    spec = {"name": "co", "type": "co_deployment", "source": "ipi_gender", "transform": "raw", "lag": 0}
+    assert channel_plan(spec, [2009, 2014], shared_raw_dir)["source_year"].tolist() == [2009, 2014]
+    adj = build_channel(spec, {2012: [750, 770, 771, 2]}, shared_raw_dir)[2012].adjacency
+    assert adj[(770, 771)] >= 5 and adj[(750, 770)] >= 3  # Pakistan, Bangladesh, India: the largest contributors

@@ -21,7 +21,8 @@ KEYS = ("ccode", "iso3", "year")
 
 
 def coverage_table(panel: pd.DataFrame, summaries: Mapping[str, pd.DataFrame], models: Sequence[Mapping[str, Any]],
-                   *, sources: Mapping[str, str] | None = None, gaps: Sequence[int] = ()) -> pd.DataFrame:
+                   *, sources: Mapping[str, str] | None = None, gaps: Sequence[int] = (),
+                   channel_sources: Mapping[str, str] | None = None) -> pd.DataFrame:
     """The coverage table: one row per (variable | channel | model, year) over the panel's years.
 
     Parameters
@@ -34,6 +35,8 @@ def coverage_table(panel: pd.DataFrame, summaries: Mapping[str, pd.DataFrame], m
         The ``models:`` entries of the config.
     sources : mapping, optional
         panel column -> the source it comes from (the codebook's ``source``), shown in the table.
+    channel_sources : mapping, optional
+        channel -> the file it is built from, shown in the table.
     gaps : sequence of int
         Years the contributions are declared missing (``drop_years``).
 
@@ -61,7 +64,7 @@ def coverage_table(panel: pd.DataFrame, summaries: Mapping[str, pd.DataFrame], m
                 carried = bool(built.at[y, "carried"]) if "carried" in built else False
                 source_year = int(built.at[y, "source_year"]) if "source_year" in built else y
                 detail = f"links of {source_year} carried forward" if carried else f"links of {source_year}"
-            rows.append(("channel", channel, "weights/" + channel, y, covered, detail))
+            rows.append(("channel", channel, (channel_sources or {}).get(channel, ""), y, covered, detail))
     table = pd.DataFrame(rows, columns=COLUMNS)
     for model in models:
         rows_m = []
