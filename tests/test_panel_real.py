@@ -47,7 +47,7 @@ pytestmark = pytest.mark.realdata
 
 def test_sources_present_and_unchanged(raw_dir):
     out = verify_sources(raw_dir, REPO / "data" / "sources.csv")
-    assert (out["status"] == "ok").all() and len(out) == 44
+    assert (out["status"] == "ok").all() and len(out) == 45
 
 
 def test_panel_shape_keys_and_speed(built):

@@ -171,8 +171,10 @@ def source_years(spec: Mapping[str, Any], path: str | Path) -> tuple[int, int]:
         return int(years.min()), int(years.max())
     year_col = YEAR_COLUMNS.get(spec["type"], "year")
     table = read_source(path, [year_col])
+    if table.empty:
+        raise InputError("source has a header but no rows", file=str(path), value=list(table.columns))
     years = pd.to_numeric(table[year_col], errors="coerce")
-    if table.empty or years.isna().all():
+    if years.isna().all():
         raise InputError("source has no readable years", file=str(path), value=year_col)
     lo, hi = int(years.min()), int(years.max())
     if spec["type"] == "distance" and spec["snapshot"] == "dec31":
