@@ -4,6 +4,7 @@ import os
 from interdep.config import check_config, raw_dir_path, resolve_source
 from interdep.panel.build import dropped_summary
 from interdep.workflow import parse_time_checks
+from interdep.panel.coverage import declared_gaps
 from interdep.panel.sources import verify_sources
 from interdep.workflow_inputs import channel_source_file, panel_source_files
 
@@ -35,6 +36,11 @@ def model_files(name):
 
 
 TABLES = OUTPUTS.get("tables") or {"main": list(MODELS)}
+# panel.combine: the two contribution sources compared over the years both cover (written by the panel rule)
+COMPARISON_FILES = (
+    {f"comparison_{ext}": f"{RESULTS}/tables/sources_comparison.{ext}" for ext in ("csv", "md")}
+    if config["panel"].get("combine") else {}
+)
 # paths from the config stay under raw_dir unless given as absolute paths (interdep.config.resolve_source)
 TRUTH_FILE = str(resolve_source(RAW_DIR, OUTPUTS["truth"], key="outputs.truth")) if OUTPUTS.get("truth") else None
 TABLE_FILES = (

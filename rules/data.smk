@@ -32,6 +32,7 @@ rule panel:
         panel=f"{RESULTS}/panel.csv",
         codebook=f"{RESULTS}/codebook.md",
         **({"dropped": DROPPED_FILE} if DROPPED_FILE else {}),
+        **COMPARISON_FILES,
     params:
         panel=config["panel"],
         source_keys=list(PANEL_SOURCES),

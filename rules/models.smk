@@ -4,6 +4,8 @@ rule fit_model:
     input:
         panel=f"{RESULTS}/panel.csv",
         weights=model_weight_files,
+        summaries=lambda wc: [f"{RESULTS}/weights/{c}_summary.csv" for c in MODELS[wc.model_id].get("weights", [])],
+        coverage=f"{RESULTS}/tables/coverage.csv",
     output:
         coefficients=f"{RESULTS}/models/{{model_id}}/coefficients.csv",
         fit=f"{RESULTS}/models/{{model_id}}/fit.json",
@@ -25,3 +27,29 @@ rule fit_model:
         "../envs/interdep.yaml"
     script:
         "../scripts/fit_model.py"
+
+
+rule coverage:
+    message:
+        "Checking which years the sources and channels cover and each model can use"
+    input:
+        panel=f"{RESULTS}/panel.csv",
+        summaries=expand(f"{RESULTS}/weights/{{channel}}_summary.csv", channel=CHANNELS),
+    output:
+        f"{RESULTS}/tables/coverage.csv",
+    params:
+        channels=CHANNELS,
+        channel_sources={name: path.rsplit("/", 1)[-1] for name, path in CHANNEL_SOURCES.items()},
+        models=list(MODELS.values()),
+        panel=config["panel"],
+        gaps=declared_gaps(config["panel"]),
+    log:
+        f"{RESULTS}/logs/coverage.log",
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 1000 * attempt,
+        runtime=5,
+    conda:
+        "../envs/interdep.yaml"
+    script:
+        "../scripts/coverage.py"

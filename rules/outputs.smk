@@ -100,6 +100,8 @@ rule report:
         codebook=f"{RESULTS}/codebook.md",
         provenance=f"{RESULTS}/provenance.json",
         **({"dropped": DROPPED_FILE} if DROPPED_FILE else {}),
+        coverage=f"{RESULTS}/tables/coverage.csv",
+        comparison=[COMPARISON_FILES["comparison_csv"]] if COMPARISON_FILES else [],
     output:
         f"{RESULTS}/report.html",
     params:
@@ -110,6 +112,7 @@ rule report:
         models=list(MODELS),
         model_labels=MODEL_LABELS,
         truth_model=OUTPUTS.get("truth_model"),
+        warn_share=(config["panel"].get("combine") or {}).get("warn_share", 0.05),
     log:
         f"{RESULTS}/logs/report.log",
     threads: 1

@@ -3,6 +3,7 @@
 from interdep.io import read_table, write_json, write_table
 from interdep.models.fit import fit_model
 from interdep.panel.build import states_by_year
+from interdep.panel.coverage import carried_years
 from interdep.weights.graphs import graphs_from_edge_list
 from interdep.workflow import logged
 
@@ -15,6 +16,9 @@ with logged(snakemake.log[0]) as log:
         for channel, path in zip(p.spec.get("weights", []), snakemake.input.weights, strict=True)
     }
     result = fit_model(p.spec, panel, graphs, seed=p.seed)
+    result.fit["carried"] = carried_years(  # links carried past a channel's source (carry_forward)
+        {c: read_table(f) for c, f in zip(p.spec.get("weights", []), snakemake.input.summaries, strict=True)},
+        result.fit["years"])
     log.info("%s", result.fit)
     write_table(result.estimate.coefficients(), snakemake.output.coefficients)
     write_table(result.impacts, snakemake.output.impacts)

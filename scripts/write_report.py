@@ -22,5 +22,8 @@ with logged(snakemake.log[0]):
         model_labels=p.model_labels,
         table_models=p.table_models,
         codebook=snakemake.input.codebook,
+        coverage=read_table(snakemake.input.coverage),
+        comparison=read_table(snakemake.input.comparison[0]) if snakemake.input.comparison else None,
+        warn_share=p.warn_share,
     )
     write_text(page, snakemake.output[0])

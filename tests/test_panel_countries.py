@@ -11,7 +11,7 @@ from interdep.panel import countries
 
 def test_countries_table_is_keyed_and_complete():
     c = countries.load_countries()
-    assert list(c.columns) == ["ccode", "stateabb", "name", "iso3", "gwcode"]
+    assert list(c.columns) == ["ccode", "stateabb", "name", "iso3", "gwcode", "first_year", "last_year"]
     assert c["ccode"].is_unique and len(c) == 217
     assert c["iso3"].dropna().is_unique
     row = c.set_index("ccode").loc[255]

@@ -48,7 +48,7 @@ pytestmark = pytest.mark.realdata
 
 def test_sources_present_and_unchanged(raw_dir):
     out = verify_sources(raw_dir, REPO / "data" / "sources.csv")
-    assert (out["status"] == "ok").all() and len(out) == 48
+    assert (out["status"] == "ok").all() and len(out) == 49
 
 
 def test_panel_shape_keys_and_speed(built):
@@ -120,6 +120,10 @@ def test_generic_table_drops_non_members_and_excluded_names_only_when_told(raw_d
     options = {"source": "table", "covariates": ["p5"],
                "contributions": {"file": str(table), "country_column": "country", "country_code": "name",
                                  "year_column": "year", "value_columns": {"contrib_total": "personnel"}}}
+    with pytest.raises(InputError, match=r"cannot be placed.*not valid in year 2000 .*COW 260 1955-1990") as err:
+        real.build_real_panel(raw_dir, options)  # no German Federal Republic in 2000
+    assert err.value.row == 3 and str(err.value.value).startswith("German Federal Republic, 2000")
+    options["names"] = {"German federal republic": 260}  # the config insists: then a non-member, reported
     with pytest.raises(InputError, match=r"not a state of the COW system in 2000.*row: 3"):
         real.build_real_panel(raw_dir, options)
     with caplog.at_level(logging.WARNING):

@@ -42,6 +42,10 @@ FIGURES = {
                 "fit_model, tables, figures", "scripts/fit_model.py, scripts/make_figures.py", "models, seed"),
     "profile_loglik": ("Log-likelihood along each rho of every spatial ML model, relative to its maximum.",
                        "fit_model, figures", "scripts/fit_model.py, scripts/make_figures.py", "models"),
+    "coverage": ("Years each variable and channel covers, and the years each model can use (tables/coverage.csv).",
+                 "coverage", "scripts/coverage.py", "panel, channels (carry_forward), models (years)"),
+    "sources_comparison": ("Two contribution sources over the years both cover: world totals, ratio, the states "
+                           "differing most.", "panel", "scripts/build_panel.py", "panel.combine"),
     "truth": ("Demo only: estimates of the truth model beside the true parameters of the simulation.",
               "fit_model, figures", "scripts/fit_model.py, scripts/make_figures.py",
               "outputs.truth, outputs.truth_model"),
@@ -79,7 +83,8 @@ TABLES = {
                 "panel", "scripts/build_panel.py", "panel.nonmember"),
 }
 #: Tables not written under tables/ (the README's artefact map names their file).
-TABLE_FILES = {"dropped": "results/<dataset>/dropped.csv"}
+TABLE_FILES = {"dropped": "results/<dataset>/dropped.csv", "coverage": "results/<dataset>/tables/coverage.csv",
+               "sources_comparison": "results/<dataset>/tables/sources_comparison.md|csv"}
 
 STYLE = """
 body{font-family:Georgia,serif;max-width:62rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.45}
@@ -117,6 +122,9 @@ class Report:
     labels: Mapping[str, str] = field(default_factory=dict)
     codebook_summary: str = ""
     dropped: pd.DataFrame | None = None
+    coverage: pd.DataFrame | None = None
+    comparison: pd.DataFrame | None = None
+    warn_share: float = 0.05
     counters: dict[str, int] = field(default_factory=lambda: {"table": 0, "figure": 0})
 
     def label(self, model_id: str) -> str:
@@ -288,6 +296,27 @@ def section_data(report: Report) -> str:
                              tbl.to_html(tbl.weights_display(weights), tbl.WEIGHTS_NOTE)))
 
 
+def section_coverage(report: Report) -> str:
+    """Which years each source, channel and model covers (tables/coverage.csv)."""
+    if report.coverage is None:
+        return ""
+    from interdep.panel.coverage import coverage_summary
+
+    return _table_section(report, "Coverage", "coverage", tbl.to_html(coverage_summary(report.coverage)))
+
+
+def section_sources_comparison(report: Report) -> str:
+    """Two contribution sources over their common years (panel.combine), with the years they differ too much."""
+    if report.comparison is None:
+        return ""
+    from interdep.panel.real import comparison_summary, comparison_warnings
+
+    warnings = comparison_warnings(report.comparison, report.warn_share)
+    warn = "".join(f"<p class='warn'>Warning: {html.escape(w)}</p>" for w in warnings)
+    return warn + _table_section(report, "Contribution sources compared (table − IPI)", "sources_comparison",
+                                 tbl.to_html(comparison_summary(report.comparison)))
+
+
 def section_dropped(report: Report) -> str:
     """Contributions the config dropped (panel.nonmember: drop), each source row and why; "" when none."""
     dropped = report.dropped
@@ -353,6 +382,8 @@ SECTIONS: list[tuple[str, str, Callable[[Report], str]]] = [
     ("diagnostics", "Spatial diagnostics", section_diagnostics),
     ("figures", "Figures", section_figures),
     ("data", "Data and weights", section_data),
+    ("coverage", "Data coverage", section_coverage),
+    ("sources", "Contribution sources compared", section_sources_comparison),
     ("dropped", "Contributions dropped", section_dropped),
     ("models", "Models", section_models),
     ("provenance", "Provenance", section_provenance),
@@ -372,12 +403,15 @@ def render_report(*, dataset: str, table_names: Sequence[str], figure_names: Seq
                   provenance: Mapping, truth_model: str | None = None,
                   model_labels: Mapping[str, str] | None = None,
                   table_models: Mapping[str, Sequence[str]] | None = None,
-                  codebook: str | Path | None = None, dropped: pd.DataFrame | None = None) -> str:
+                  codebook: str | Path | None = None, dropped: pd.DataFrame | None = None,
+                  coverage: pd.DataFrame | None = None, comparison: pd.DataFrame | None = None,
+                  warn_share: float = 0.05) -> str:
     """The whole page as a string: title, contents, then every section of ``SECTIONS`` that has something."""
     report = Report(dataset=dataset, table_names=list(table_names), figure_names=list(figure_names),
                     tables_dir=Path(tables_dir), figures_dir=Path(figures_dir), fits=list(fits),
                     provenance=provenance, truth_model=truth_model, model_labels=dict(model_labels or {}),
-                    table_models=dict(table_models or {}), dropped=dropped)
+                    table_models=dict(table_models or {}), dropped=dropped,
+                    coverage=coverage, comparison=comparison, warn_share=warn_share)
     if codebook:
         report.labels = tbl.read_labels(codebook)
         report.codebook_summary = codebook_summary(codebook)

@@ -331,6 +331,7 @@ def weights_table(summaries: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             "components_max": int(s["components"].max()),
             "rho_min": s["rho_min"].max(),
             "rho_max": s["rho_max"].min(),
+            "carried": _carried(s),
         })
     return pd.DataFrame(rows)
 
@@ -346,11 +347,21 @@ def weights_display(numbers: pd.DataFrame) -> pd.DataFrame:
         "Components (max)": numbers["components_max"].astype(str),
         "Admissible ρ": [f"({lo:.3g}, {hi:.3g})" for lo, hi in zip(numbers["rho_min"], numbers["rho_max"],
                                                                    strict=True)],
+        **({"Links carried forward": numbers["carried"].fillna("").astype(str)}
+           if "carried" in numbers and numbers["carried"].fillna("").astype(str).ne("").any() else {}),
     })
 
 
 WEIGHTS_NOTE = ("States, links and neighbours: means over years; islands and components: the most in any year. "
                 "Admissible ρ = (1/smallest, 1/largest eigenvalue), the tightest over years.")
+
+def _carried(summary: pd.DataFrame) -> str:
+    """Years whose links are carried forward from the source's last year (``carry_forward``), or ''."""
+    if "carried" not in summary or not summary["carried"].astype(bool).any():
+        return ""
+    rows = summary[summary["carried"].astype(bool)]
+    return f"{int(rows['year'].min())}–{int(rows['year'].max())} from {int(rows['source_year'].max())}"
+
 
 DIAGNOSTIC_LABELS = {"lm_error": "LM error", "lm_lag": "LM lag", "robust_lm_error": "Robust LM error",
                      "robust_lm_lag": "Robust LM lag", "sarma": "SARMA", "moran_i": "Moran's I of residuals"}

@@ -137,34 +137,97 @@ def read_contributions_table(path: str | Path, spec: dict[str, Any]) -> pd.DataF
     path : path
         The CSV file.
     spec : dict
-        ``country_column``; ``year_column`` or ``date_column`` (exactly one); ``value_columns``: a mapping from
-        ``troops``/``police``/``experts``/``contrib_total`` to column names (at least one; without
-        ``contrib_total`` the total is the sum of the types given); ``na_means_zero`` (default True).
+        ``country_column``; ``year_column`` (yearly values, e.g. yearly averages) or ``date_column`` (monthly
+        snapshots, averaged over the months the source covers by :func:`yearly_contributions`) (exactly one);
+        the values either as ``value_columns``, a mapping from ``troops``/``police``/``experts``/``contrib_total`` to
+        column names (at least one; without ``contrib_total`` the total is the sum of the types given), or as a
+        personnel-type column: ``type_column`` (the type of each row), ``value_column`` (its count) and ``types``
+        (a mapping from ``troops``/``police``/``experts`` to the labels of the type column; a row with another
+        label stops the run); ``na_means_zero`` (default True); ``aggregate`` (``sum``: rows that share country
+        and period, e.g. one per mission, are summed by :func:`map_contributors`; default: such rows are an
+        error).
 
     Returns
     -------
     pandas.DataFrame
-        The long contributions table, monthly (``date_column``) or yearly (``year_column``).
+        The long table (monthly for ``date_column``, yearly for ``year_column``), one row per source row, or per
+        country, period and source line of its first type row when the table has a type column.
     """
     file = str(path)
     country_col = spec["country_column"]
-    value_cols: dict[str, str] = dict(spec["value_columns"])
-    if not value_cols or set(value_cols) - set(VALUES):
-        raise InputError(f"value_columns must map some of {list(VALUES)}", file=file, value=value_cols)
+    if ("value_columns" in spec) == ("type_column" in spec):
+        raise InputError("give exactly one of value_columns and type_column (+ value_column, types)", file=file)
     if ("year_column" in spec) == ("date_column" in spec):
         raise InputError("give exactly one of year_column and date_column", file=file)
+    if spec.get("aggregate") not in (None, "sum"):
+        raise InputError("aggregate must be sum", file=file, value=spec.get("aggregate"))
     time_col = spec.get("year_column") or spec["date_column"]
+    if "type_column" in spec:
+        types: dict[str, str] = dict(spec.get("types") or {})
+        if not types or set(types) - set(TYPES) or "value_column" not in spec:
+            raise InputError(f"type_column needs value_column and types mapping some of {list(TYPES)} to labels",
+                             file=file, value=types)
+        value_cols = {"_count": spec["value_column"]}
+        read_cols = [country_col, time_col, spec["type_column"], spec["value_column"]]
+    else:
+        value_cols = dict(spec["value_columns"])
+        if not value_cols or set(value_cols) - set(VALUES):
+            raise InputError(f"value_columns must map some of {list(VALUES)}", file=file, value=value_cols)
+        read_cols = [country_col, time_col, *value_cols.values()]
     df = read_table(path, dtype={country_col: str, time_col: str})
-    _require(df, [country_col, time_col, *value_cols.values()], file)
+    _require(df, read_cols, file)
     _has_rows(df, file)
     nz = bool(spec.get("na_means_zero", True))
     values = {t: _numeric(df, c, file=file, na_means_zero=nz) for t, c in value_cols.items()}
     period = _years(df[time_col], file) if "year_column" in spec else _months(df[time_col], file)
+    if "type_column" in spec:
+        values = _split_types(df[spec["type_column"]], values.pop("_count"), types, file)
+        long = _long(df[country_col], period, values, None)
+        return _combine_type_rows(long, df[spec["type_column"]], aggregate=spec.get("aggregate") == "sum", file=file)
     return _long(df[country_col], period, values, values.pop("contrib_total", None))
 
 
+def _split_types(labels: pd.Series, counts: pd.Series, types: dict[str, str], file: str) -> dict[str, pd.Series]:
+    """One count column per personnel type from a type column: the row's count under its type, 0 elsewhere."""
+    labels = labels.astype(str).str.strip()
+    unknown = ~labels.isin(list(types.values()))
+    if unknown.any():
+        i = int(np.flatnonzero(unknown.to_numpy())[0])
+        raise InputError(f"personnel type not in types {types}", file=file, row=i + 2, value=labels.iloc[i])
+    return {t: counts.where(labels == label, 0.0) for t, label in types.items()}
+
+
+def _combine_type_rows(long: pd.DataFrame, labels: pd.Series, *, aggregate: bool, file: str) -> pd.DataFrame:
+    """The type rows of one country and period as one row (a type given twice is an error unless aggregating)."""
+    if not aggregate:
+        key = pd.DataFrame({"c": long["country"], "p": long["period"], "t": labels.astype(str).str.strip().to_numpy()})
+        dup = key.duplicated(keep=False).to_numpy()
+        if dup.any():
+            first = key[dup].iloc[0]
+            rows = long.loc[dup & (key == first).all(axis=1).to_numpy(), "row"].tolist()
+            raise InputError(f"personnel type {first['t']!r} given twice for one country and period (rows {rows}); "
+                             "set aggregate: sum to add such rows", file=file, row=rows[0], value=first["c"])
+    return sum_rows(long, ["country", "period"])
+
+
+def sum_rows(long: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Sum the value columns of rows sharing ``by``; a missing value makes the sum missing.
+
+    The result keeps the first source line (``row``) and the names as written (``country``: the first one),
+    sorted by that line.
+    """
+    grouped = long.groupby(by, sort=False, dropna=False)
+    values = grouped[list(VALUES)].sum(min_count=1)
+    complete = grouped[list(VALUES)].count() == grouped.size().to_numpy()[:, None]
+    values = values.where(complete)
+    firsts = grouped[[c for c in long.columns if c not in VALUES and c not in by]].first()
+    out = pd.concat([firsts, values], axis=1).reset_index()
+    return out[list(long.columns)].sort_values("row", kind="stable").reset_index(drop=True)
+
+
 def map_contributors(long: pd.DataFrame, code_system: str, *, file: str,
-                     crosswalk: pd.DataFrame | None = None) -> pd.DataFrame:
+                     crosswalk: pd.DataFrame | None = None, names: dict[str, int | None] | None = None,
+                     aggregate: bool = False) -> pd.DataFrame:
     """Add ``ccode`` (Int64) and ``excluded`` (reason or missing) to the long table.
 
     Parameters
@@ -178,11 +241,17 @@ def map_contributors(long: pd.DataFrame, code_system: str, *, file: str,
         The source file, named in errors.
     crosswalk : pandas.DataFrame, optional
         The G-W crosswalk (needed for ``gwcode``).
+    names : mapping, optional
+        The config's name overrides (``panel.names``; see :func:`interdep.panel.countries.map_names`).
+    aggregate : bool
+        Sum rows that land on the same (ccode, period) (``aggregate: sum``, e.g. one row per mission or two
+        spellings in one period; excluded names: rows with the same name and period) instead of refusing them.
 
     Raises
     ------
     InputError
-        Also when two source rows land on the same (ccode, period) (e.g. two spellings in the same month).
+        Also when two source rows land on the same (ccode, period) (e.g. two spellings in the same month) and
+        ``aggregate`` is false.
 
     Notes
     -----
@@ -193,19 +262,28 @@ def map_contributors(long: pd.DataFrame, code_system: str, *, file: str,
     out = long.copy()
     out["ccode"] = pd.Series(pd.NA, index=out.index, dtype="Int64")
     out["excluded"] = pd.Series(pd.NA, index=out.index, dtype="object")
-    mapped = _on_source_rows(lambda part: _map_codes(part, code_system, file, crosswalk), long[~zero])
+    mapped = _on_source_rows(lambda part: _map_codes(part, code_system, file, crosswalk, names), long[~zero])
     out.loc[~zero, "ccode"] = mapped["ccode"].astype("Int64")
     out.loc[~zero, "excluded"] = mapped["excluded"]
+    if aggregate:
+        out["_key"] = out["ccode"].astype("string").fillna("name:" + out["country"])
+        out = sum_rows(out, ["_key", "period"]).drop(columns="_key")
     _check_duplicates(out, file)
     return out
 
 
-def _map_codes(long: pd.DataFrame, code_system: str, file: str, crosswalk: pd.DataFrame | None) -> pd.DataFrame:
+#: ``excluded`` of a name that places no state existing that year (the panel stops on it or drops it).
+OUTSIDE_PREFIX = "name places no state that year: "
+
+
+def _map_codes(long: pd.DataFrame, code_system: str, file: str, crosswalk: pd.DataFrame | None,
+               names: dict[str, int | None] | None) -> pd.DataFrame:
     out = long.copy()
     out["excluded"] = pd.Series(pd.NA, index=out.index, dtype="object")
     if code_system == "name":
-        mapped = countries.map_names(out["country"], out["year"], file=file)
+        mapped = countries.map_names(out["country"], out["year"], file=file, overrides=names, outside="mark")
         out["ccode"], out["excluded"] = mapped["ccode"], mapped["excluded"]
+        _mark_outside(out, mapped["outside"])
     elif code_system == "iso3":
         out["ccode"] = countries.iso3_to_ccode(out["country"], file=file)
     elif code_system in ("ccode", "gwcode"):
@@ -245,6 +323,13 @@ def _on_source_rows(step: Any, part: pd.DataFrame) -> pd.DataFrame:
             raise
         raise InputError(err.message, file=err.file, row=int(part["row"].iloc[err.row - 2]),
                          value=err.value) from None
+
+
+def _mark_outside(out: pd.DataFrame, outside: pd.Series) -> None:
+    """A name that places no existing state that year (the rows are not zero: those are never mapped): marked
+    excluded with the reason, so the panel stops on it or drops it as ``panel.nonmember`` says."""
+    marked = outside.notna().to_numpy()
+    out.loc[marked, "excluded"] = OUTSIDE_PREFIX + outside[marked].astype(str)
 
 
 def _check_duplicates(out: pd.DataFrame, file: str) -> None:

@@ -2,18 +2,27 @@
 
 Two tables ship with the package:
 
-- ``countries.csv``: one row per COW state (``ccode,stateabb,name,iso3,gwcode``); ``iso3`` is the ISO 3166-1
+- ``countries.csv``: one row per COW state (``ccode,stateabb,name,iso3,gwcode,first_year,last_year``); ``iso3`` is
+  the ISO 3166-1
   alpha-3 code of the state (blank for states that ended before ISO codes or share one with a successor),
   ``gwcode`` the Gleditsch-Ward code of the state in its last year (G-W and COW differ for Germany, Serbia,
-  Yemen and four Pacific states; year-specific mapping uses the crosswalk panel, see :func:`gwcode_to_ccode`).
+  Yemen and four Pacific states; year-specific mapping uses the crosswalk panel, see :func:`gwcode_to_ccode`);
+  ``first_year``/``last_year`` the first and last year of any of its COW v2016 membership spells (blank last year =
+  ongoing in 2016). A name maps to a state only in those years: "Korea" (COW 730, 1887-1905) is no name for 2005.
 - ``country_names.csv``: curated source names -> ``ccode`` (``name,ccode,first_year,last_year,reason``). A blank
   ``ccode`` means the name is excluded (not a state), with the reason. ``first_year``/``last_year`` bound the years
   in which a name means that code (the IPI file carries Czechoslovakia under "Czech Republic" before 1993).
   A name not in this table may still match a COW state name in ``countries.csv`` exactly (case-insensitive).
+
+Names are compared folded (:func:`fold_names`): Unicode compatibility forms and accents, typographic apostrophes,
+case and runs of whitespace are ignored, so "Côte d’Ivoire", "Cote d'Ivoire" and "COTE D'IVOIRE" are one name.
+A config may add or override names (``panel.names``, see :func:`map_names`).
 """
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -28,9 +37,21 @@ COUNTRIES_CSV = HERE / "countries.csv"
 NAMES_CSV = HERE / "country_names.csv"
 
 
-def _norm(names: pd.Series) -> pd.Series:
-    """Case-fold, trim and collapse inner whitespace, so that table lookups ignore those differences."""
-    return names.astype(str).str.strip().str.replace(r"\s+", " ", regex=True).str.casefold()
+APOSTROPHES = "\u2018\u2019\u201b\u02bc\u02bb\u0060\u00b4\u2032"  # ‘ ’ ‛ ʼ ʻ ` ´ ′ -> '
+
+
+def _fold(name: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", name)
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return plain.translate(str.maketrans(APOSTROPHES, "'" * len(APOSTROPHES)))
+
+
+def fold_names(names: pd.Series) -> pd.Series:
+    """Names as compared: compatibility-decomposed without accents, apostrophe variants as ``'``, case-folded,
+    trimmed, inner whitespace collapsed ("Côte d’Ivoire" -> "cote d'ivoire")."""
+    folded = names.astype(str).map(_fold)
+    return folded.str.strip().str.replace(r"\s+", " ", regex=True).str.casefold()
+
 
 
 @cache
@@ -40,10 +61,12 @@ def load_countries() -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``ccode`` (int), ``stateabb``, ``name``, ``iso3`` (text, may be missing), ``gwcode`` (Int64).
+        Columns ``ccode`` (int), ``stateabb``, ``name``, ``iso3`` (text, may be missing), ``gwcode``,
+        ``first_year``, ``last_year`` (Int64; missing last year = ongoing).
     """
     df = read_table(COUNTRIES_CSV, dtype={"stateabb": str, "name": str, "iso3": str})
-    df["gwcode"] = df["gwcode"].astype("Int64")
+    for col in ("gwcode", "first_year", "last_year"):
+        df[col] = df[col].astype("Int64")
     if df["ccode"].duplicated().any():
         dup = df["ccode"][df["ccode"].duplicated()].iloc[0]
         raise InputError("duplicate ccode", file=str(COUNTRIES_CSV), value=dup)
@@ -67,8 +90,9 @@ def load_country_names() -> pd.DataFrame:
     if bad.any():
         raise InputError("excluded name without a reason", file=str(NAMES_CSV), row=int(np.flatnonzero(bad)[0]) + 2)
     cow = load_countries()[["name", "ccode"]].assign(reason="COW state name")
-    curated["key"] = _norm(curated["name"])
-    cow["key"] = _norm(cow["name"])
+    curated["key"] = fold_names(curated["name"])
+    cow["key"] = fold_names(cow["name"])
+    curated = curated.drop_duplicates(["key", "ccode", "first_year", "last_year"])  # spellings equal once folded
     cow = cow[~cow["key"].isin(curated["key"])]
     out = pd.concat([curated, cow.astype({"ccode": "Int64"})], ignore_index=True)
     return out[["name", "ccode", "first_year", "last_year", "reason", "key"]]
@@ -80,8 +104,12 @@ def excluded_names() -> pd.DataFrame:
     return names.loc[names["ccode"].isna(), ["name", "reason"]].reset_index(drop=True)
 
 
-def map_names(names: pd.Series, years: pd.Series, *, file: str) -> pd.DataFrame:
+def map_names(names: pd.Series, years: pd.Series, *, file: str,
+              overrides: Mapping[str, int | None] | None = None, outside: str = "raise") -> pd.DataFrame:
     """Map source country names to COW codes, year by year.
+
+    A name maps to a code only in the years its table row allows (``first_year``/``last_year`` of
+    ``country_names.csv``) and the state exists (``countries.csv``): "Korea" is COW 730 only in 1887-1905.
 
     Parameters
     ----------
@@ -89,44 +117,82 @@ def map_names(names: pd.Series, years: pd.Series, *, file: str) -> pd.DataFrame:
         Aligned series: the name as written in the source and the calendar year of each row.
     file : str
         The source file, named in errors.
+    overrides : mapping of str to int or None, optional
+        The config's ``names:``: a name (folded like the tables) -> COW code in every year (replacing the tables'
+        entry), or ``None`` to exclude the name ("excluded by the config's names").
+    outside : {"raise", "mark"}
+        A known name in a year where it names no existing state: raise, or return it with a missing ``ccode``
+        and the reason in ``outside`` (for the caller to decide: a zero row is no contribution).
 
     Returns
     -------
     pandas.DataFrame
         Same index as ``names``; ``ccode`` (Int64, missing for excluded names) and ``excluded`` (the reason,
-        or missing).
+        or missing), and with ``outside="mark"`` ``outside`` (why a known name places no state that year, or
+        missing).
 
     Raises
     ------
     InputError
-        For a name the tables do not know, or a known name in a year outside its validity (first such row).
+        For a name the tables do not know, a known name in a year outside its validity or the state's existence
+        (first such row), or an override to a code not in the COW list.
     """
-    table = load_country_names()
-    left = pd.DataFrame({"key": _norm(names).to_numpy(), "year": years.to_numpy(), "pos": np.arange(len(names))})
+    table = _with_overrides(load_country_names(), overrides or {}, file)
+    states = load_countries()[["ccode", "first_year", "last_year"]].rename(
+        columns={"first_year": "state_first", "last_year": "state_last"})
+    table = table.merge(states.astype({"ccode": "Int64"}), on="ccode", how="left")
+    from_config = table["reason"] == "config's names"  # the config's word holds in every year
+    table.loc[from_config, ["state_first", "state_last"]] = pd.NA
+    left = pd.DataFrame({"key": fold_names(names).to_numpy(), "year": years.to_numpy(), "pos": np.arange(len(names))})
     merged = left.merge(table, on="key", how="left")
     unknown = merged["name"].isna()
     if unknown.any():
         pos = int(merged.loc[unknown, "pos"].iloc[0])
         raise InputError(
-            f"country name not in the curated table {NAMES_CSV.name}; add it there (mapped or excluded with a reason)",
-            file=file, row=pos + 2, value=names.iloc[pos],
+            f"country name not in the curated table {NAMES_CSV.name}; add it there (mapped or excluded with a "
+            "reason) or map it in the config (panel.names)", file=file, row=pos + 2, value=names.iloc[pos],
         )
-    ok = (merged["first_year"].isna() | (merged["year"] >= merged["first_year"])) & (
-        merged["last_year"].isna() | (merged["year"] <= merged["last_year"])
-    )
+    year = merged["year"]
+    ok = (merged["first_year"].isna() | (year >= merged["first_year"])) & (
+        merged["last_year"].isna() | (year <= merged["last_year"])) & (
+        merged["state_first"].isna() | (year >= merged["state_first"])) & (
+        merged["state_last"].isna() | (year <= merged["state_last"]))
     merged = merged[ok.to_numpy(dtype=bool)]
     if merged["pos"].duplicated().any():
         pos = int(merged.loc[merged["pos"].duplicated(), "pos"].iloc[0])
         raise InputError(f"name maps to two codes in one year in {NAMES_CSV.name}", file=file, row=pos + 2,
                          value=names.iloc[pos])
-    missing = np.setdiff1d(np.arange(len(names)), merged["pos"].to_numpy())
-    if len(missing):
-        pos = int(missing[0])
-        raise InputError(f"country name not valid in year {years.iloc[pos]} per {NAMES_CSV.name}", file=file,
-                         row=pos + 2, value=names.iloc[pos])
+    out = pd.DataFrame({"ccode": pd.array([pd.NA] * len(names), dtype="Int64"), "excluded": None, "outside": None},
+                       index=names.index)
     merged = merged.sort_values("pos")
-    excluded = merged["reason"].where(merged["ccode"].isna())
-    return pd.DataFrame({"ccode": merged["ccode"].to_numpy(), "excluded": excluded.to_numpy()}, index=names.index)
+    out.iloc[merged["pos"].to_numpy(), 0] = merged["ccode"].to_numpy()
+    out.iloc[merged["pos"].to_numpy(), 1] = merged["reason"].where(merged["ccode"].isna()).to_numpy()
+    for pos in np.setdiff1d(np.arange(len(names)), merged["pos"].to_numpy()):
+        known = table.loc[table["key"] == fold_names(names.iloc[[pos]]).iloc[0], ["ccode", "state_first", "state_last"]]
+        spans = "; ".join(f"COW {c} {a}-{'' if pd.isna(b) else b}" for c, a, b in known.itertuples(index=False)
+                          if not pd.isna(c))
+        why = (f"country name not valid in year {years.iloc[pos]} per {NAMES_CSV.name} and the COW state years "
+               f"({spans or 'excluded name'}); map it in the config (panel.names) if meant")
+        if outside == "raise":
+            raise InputError(why, file=file, row=int(pos) + 2, value=names.iloc[pos])
+        out.iloc[pos, 2] = why
+    return out if outside == "mark" else out.drop(columns="outside")
+
+
+def _with_overrides(table: pd.DataFrame, overrides: Mapping[str, int | None], file: str) -> pd.DataFrame:
+    """The name table with the config's ``names:`` replacing every entry of the same folded name."""
+    if not overrides:
+        return table
+    given = pd.DataFrame({"name": list(overrides), "ccode": pd.array(list(overrides.values()), dtype="Int64")})
+    bad = given["ccode"].notna() & ~given["ccode"].isin(load_countries()["ccode"])
+    if bad.any():
+        raise InputError("panel.names maps a name to a code not in the COW state list", file=file,
+                         row=f"panel.names.{given['name'][bad].iloc[0]}", value=int(given["ccode"][bad].iloc[0]))
+    given["key"] = fold_names(given["name"])
+    given["reason"] = np.where(given["ccode"].isna(), "excluded by the config's names", "config's names")
+    kept = table[~table["key"].isin(given["key"])]
+    return pd.concat([kept, given.assign(first_year=pd.NA, last_year=pd.NA).astype(
+        {"first_year": "Int64", "last_year": "Int64"})], ignore_index=True)[list(table.columns)]
 
 
 def iso3_to_ccode(codes: pd.Series, *, file: str, unknown: str = "raise") -> pd.Series:

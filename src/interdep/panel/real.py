@@ -5,7 +5,12 @@ Entry point: :func:`build_real_panel`. The ``options`` mapping is the ``panel:``
 ``years``            [first, last] (default: the years the contributions source covers)
 ``source``           ``ipi`` (default) or ``table``
 ``contributions``    for ``source: table``: ``file``, ``country_column``, ``country_code`` (name|ccode|iso3|gwcode),
-                     ``year_column`` or ``date_column``, ``value_columns``, ``na_means_zero``
+                     ``year_column`` or ``date_column``, ``value_columns`` or ``type_column`` + ``value_column`` +
+                     ``types``, ``na_means_zero``, ``aggregate`` (sum), ``drop_years`` (years the table covers badly:
+                     their contributions are missing in the panel, not 0)
+``names``            contributor name -> COW code (or null: excluded), before the curated name table
+``combine``          for ``source: table``: ``ipi_until`` (IPI for the years up to it, the table after) and
+                     ``warn_share`` (default 0.05); see :func:`compare_sources`
 ``covariates``       subset of :data:`COVARIATES` (default: all)
 ``contiguity_max_type``  COW contiguity types counted as neighbours for ``conflict_neighbour`` (default 1 = land)
 ``unga_column``      ideal-point column (default ``idealpointall``)
@@ -69,9 +74,11 @@ COVARIATES = {
 }
 
 OPTION_KEYS = {"years", "source", "contributions", "covariates", "contiguity_max_type", "unga_column", "files",
-               "nonmember"}
+               "nonmember", "names", "combine"}
 #: Columns of dropped.csv: the source row and why it is not in the panel.
 DROPPED_COLUMNS = ["file", "row", "country", "period", "year", "ccode", *contrib.VALUES, "reason"]
+TABLE_KEYS = {"file", "country_column", "country_code", "year_column", "date_column", "value_columns", "na_means_zero",
+              "type_column", "value_column", "types", "aggregate", "drop_years"}
 
 _IPI = "IPI country-month totals (ipi_country_month)"
 _MEAN = "mean over the months the source covers that year of month-end values; month without a row = 0; NA = 0"
@@ -183,12 +190,17 @@ def build_real_panel(raw_dir: Path, options: dict[str, Any]) -> tuple[pd.DataFra
         raise InputError(f"unknown panel options {sorted(unknown)}; allowed: {sorted(OPTION_KEYS)}")
     files = source_files(raw_dir, options)
     long, source_label = _read_contributions(raw_dir, options, files)
-    years = _years(options, long, long.attrs.get("file", ""))
+    comparison = None
+    if options.get("combine"):
+        long, comparison, source_label = _combine(long, options, files)
+    gaps = sorted(long.attrs.get("drop_years", []))
+    years = _years(options, long, long.attrs.get("file", ""), gaps)
     keys = countries.read_state_years(files["cow_states"], years)
     dropped = unplaced_contributions(long, keys, years, options.get("nonmember", "fail"))
     state_year, world = contrib.yearly_contributions(long)
     panel, nonmember = _outcomes(keys, state_year, world, years)
-    _check_world_totals(panel, world, nonmember)
+    _check_world_totals(panel[~panel["year"].isin(gaps)], world, nonmember)
+    panel = _blank_years(panel, gaps)
     panel = _add_covariates(panel, files, options)
     panel = panel.sort_values(["ccode", "year"]).reset_index(drop=True)
     _check_keys(panel)
@@ -197,43 +209,72 @@ def build_real_panel(raw_dir: Path, options: dict[str, Any]) -> tuple[pd.DataFra
         world_totals=world.loc[years[0]:years[1]].reset_index().to_dict("records"),
         excluded_names=sorted(set(long.loc[long["excluded"].notna(), "country"])),
         dropped=dropped.to_dict("records"),
+        dropped_years=gaps,
+        sources_comparison=None if comparison is None else comparison.to_dict("records"),
     )
     return panel, _codebook(panel, source_label)
 
 
 def source_files(raw_dir: Path, options: dict[str, Any]) -> dict[str, Path]:
-    """Source key -> path of every file the real panel reads (``panel.files`` overrides the defaults)."""
+    """Source key -> path of every file the real panel reads (``panel.files`` overrides the defaults).
+
+    The IPI file is read (and so required) only with ``source: ipi`` or ``combine``.
+    """
     overrides = dict(options.get("files") or {})
     unknown = set(overrides) - set(DEFAULT_FILES)
     if unknown:
         raise InputError(f"unknown source keys in panel.files: {sorted(unknown)}; allowed: {sorted(DEFAULT_FILES)}")
     files = {k: resolve(raw_dir, v) for k, v in DEFAULT_FILES.items()}
     files.update({k: resolve_source(raw_dir, v, key=f"panel.files.{k}") for k, v in overrides.items()})
+    if options.get("source", "ipi") == "table" and not options.get("combine"):
+        files.pop("ipi_country_month")
     return files
 
 
 def _read_contributions(raw_dir: Path, options: dict[str, Any], files: dict[str, Path]) -> tuple[pd.DataFrame, str]:
     source = options.get("source", "ipi")
+    names = options.get("names")
     if source == "ipi":
-        path = files["ipi_country_month"]
-        long = contrib.map_contributors(contrib.read_ipi_country_month(path), "name", file=str(path))
-        long.attrs["file"] = str(path)
-        return long, _IPI
+        return _read_ipi(files, names), _IPI
     if source != "table":
         raise InputError("panel.source must be ipi or table", value=source)
     spec = dict(options.get("contributions") or {})
-    allowed = {"file", "country_column", "country_code", "year_column", "date_column", "value_columns", "na_means_zero"}
-    if set(spec) - allowed:
-        raise InputError(f"unknown keys in panel.contributions: {sorted(set(spec) - allowed)}", value=sorted(allowed))
-    for key in ("file", "country_column", "country_code", "value_columns"):
+    if set(spec) - TABLE_KEYS:
+        raise InputError(f"unknown keys in panel.contributions: {sorted(set(spec) - TABLE_KEYS)}",
+                         value=sorted(TABLE_KEYS))
+    for key in ("file", "country_column", "country_code"):
         if key not in spec:
             raise InputError(f"panel.contributions needs {key!r} when source is table", value=sorted(spec))
     path = resolve_source(raw_dir, spec["file"], key="panel.contributions.file")
     long = contrib.read_contributions_table(path, spec)
+    drop = sorted(int(y) for y in spec.get("drop_years") or [])
+    if drop:
+        log.info("panel.contributions.drop_years %s: %d rows of %s set aside (contributions missing those years)",
+                 drop, int(long["year"].isin(drop).sum()), path.name)
+        long = long[~long["year"].isin(drop)].reset_index(drop=True)
     xwalk = countries.read_gw_crosswalk(files["cw_gw_panel"]) if spec["country_code"] == "gwcode" else None
-    long = contrib.map_contributors(long, spec["country_code"], file=str(path), crosswalk=xwalk)
+    long = contrib.map_contributors(long, spec["country_code"], file=str(path), crosswalk=xwalk, names=names,
+                                    aggregate=spec.get("aggregate") == "sum")
+    long.attrs.update(file=str(path), drop_years=drop)
+    return long, contributions_label(options)
+
+
+def contributions_label(options: dict[str, Any]) -> str:
+    """The source of the contribution columns as the codebook names it."""
+    if options.get("source", "ipi") == "ipi":
+        return _IPI
+    table = f"contributions table {Path(options['contributions']['file']).name} (panel.contributions)"
+    if options.get("combine"):
+        until = int(options["combine"]["ipi_until"])
+        return f"{_IPI} up to {until}; {table} from {until + 1}"
+    return table
+
+
+def _read_ipi(files: dict[str, Path], names: dict[str, int | None] | None) -> pd.DataFrame:
+    path = files["ipi_country_month"]
+    long = contrib.map_contributors(contrib.read_ipi_country_month(path), "name", file=str(path), names=names)
     long.attrs["file"] = str(path)
-    return long, f"contributions table {path.name} (panel.contributions)"
+    return long
 
 
 def unplaced_contributions(long: pd.DataFrame, keys: pd.DataFrame, years: tuple[int, int],
@@ -276,7 +317,9 @@ def unplaced_contributions(long: pd.DataFrame, keys: pd.DataFrame, years: tuple[
     rows["reason"] = np.where(
         rows["ccode"].notna(),
         "COW code " + rows["ccode"].astype(str) + " is not a state of the COW system in " + rows["year"].astype(str),
-        "name excluded by country_names.csv: " + rows["excluded"].astype(str).str.removeprefix("excluded: "),
+        np.where(rows["excluded"].astype(str).str.startswith(contrib.OUTSIDE_PREFIX),
+                 rows["excluded"].astype(str).str.removeprefix(contrib.OUTSIDE_PREFIX),
+                 "name excluded by country_names.csv: " + rows["excluded"].astype(str).str.removeprefix("excluded: ")),
     )
     rows["file"] = file
     rows["period"] = rows["period"].astype(str)
@@ -295,8 +338,65 @@ def unplaced_contributions(long: pd.DataFrame, keys: pd.DataFrame, years: tuple[
     return rows
 
 
-def _years(options: dict[str, Any], long: pd.DataFrame, file: str) -> tuple[int, int]:
-    covered = sorted(long["year"].unique())
+def _combine(table: pd.DataFrame, options: dict[str, Any],
+             files: dict[str, Path]) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """IPI for the years up to ``combine.ipi_until``, the table after; the two compared where both cover."""
+    until = int(options["combine"]["ipi_until"])
+    ipi = _read_ipi(files, options.get("names"))
+    comparison = compare_sources(ipi, table)
+    warn_share = float(options["combine"].get("warn_share", 0.05))
+    for line in comparison_warnings(comparison, warn_share):
+        log.warning(line)
+    drop = [y for y in table.attrs.get("drop_years", []) if y > until]
+    long = pd.concat([ipi[ipi["year"] <= until], table[table["year"] > until]], ignore_index=True)
+    long.attrs.update(file=f"{ipi.attrs['file']} + {table.attrs['file']}", drop_years=drop)
+    return long, comparison, contributions_label(options)
+
+
+COMPARISON_COLUMNS = ["scope", "year", "ccode", "iso3", "ipi", "table", "difference", "ratio", "share_difference"]
+
+
+def compare_sources(ipi: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """Yearly contributions of two mapped long tables over the years both cover.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`COMPARISON_COLUMNS`: one ``world`` row per year (totals of all rows, mapped or not) and one
+        ``state`` row per state-year either source lists (0 where the other has no row); ``difference`` =
+        table - ipi, ``ratio`` = table / ipi, ``share_difference`` = difference / ipi (missing where ipi is 0).
+    """
+    a_sy, a_w = contrib.yearly_contributions(ipi)
+    b_sy, b_w = contrib.yearly_contributions(table)
+    both = sorted(set(a_w.index) & set(b_w.index))
+    world = pd.DataFrame({"year": both, "ipi": a_w.loc[both, "world_total"].to_numpy(),
+                          "table": b_w.loc[both, "world_total"].to_numpy()}).assign(scope="world")
+    states = (a_sy.loc[a_sy["year"].isin(both), ["ccode", "year", "contrib_total"]]
+              .merge(b_sy.loc[b_sy["year"].isin(both), ["ccode", "year", "contrib_total"]], on=["ccode", "year"],
+                     how="outer", suffixes=("_ipi", "_table")).fillna(0.0)
+              .rename(columns={"contrib_total_ipi": "ipi", "contrib_total_table": "table"}).assign(scope="state"))
+    states["ccode"] = states["ccode"].astype("int64")
+    states["iso3"] = countries.ccode_to_iso3(states["ccode"])
+    out = pd.concat([world, states.sort_values(["year", "ccode"])], ignore_index=True)
+    out["ccode"] = out["ccode"].astype("Int64")
+    out["difference"] = out["table"] - out["ipi"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["ratio"] = (out["table"] / out["ipi"]).where(out["ipi"] > 0)
+    out["share_difference"] = out["ratio"] - 1
+    return out[COMPARISON_COLUMNS]
+
+
+def comparison_warnings(comparison: pd.DataFrame, warn_share: float) -> list[str]:
+    """One line per year in which the two sources' world totals differ by more than ``warn_share``."""
+    world = comparison[comparison["scope"] == "world"]
+    bad = world[(world["share_difference"].abs() > warn_share) | world["share_difference"].isna()]
+    return [f"contribution sources differ in {int(r.year)}: table {r.table:,.0f} vs IPI {r.ipi:,.0f} "
+            f"({r.share_difference:+.1%}, more than {warn_share:.0%}); see tables/sources_comparison.md"
+            for r in bad.itertuples()]
+
+
+def _years(options: dict[str, Any], long: pd.DataFrame, file: str, gaps: list[int]) -> tuple[int, int]:
+    covered = sorted(set(long["year"].unique()) | set(gaps))
     lo, hi = options.get("years") or (covered[0], covered[-1])
     missing = sorted(set(range(int(lo), int(hi) + 1)) - set(covered))
     if lo > hi or missing:
@@ -328,6 +428,16 @@ def _outcomes(keys: pd.DataFrame, state_year: pd.DataFrame, world: pd.DataFrame,
     panel["contrib_share"] = panel["contrib_total"] / panel["year"].map(world["world_total"])
     cols = ["ccode", "iso3", "year", *values, "contributed", "log_contrib", "contrib_share"]
     return panel[cols].reset_index(drop=True), nonmember
+
+
+def _blank_years(panel: pd.DataFrame, gaps: list[int]) -> pd.DataFrame:
+    """Contributions of the years the source covers badly (``drop_years``) are missing, not 0."""
+    gap = panel["year"].isin(gaps)
+    if gap.any():
+        for col in [*contrib.VALUES, "log_contrib", "contrib_share"]:
+            panel.loc[gap, col] = np.nan
+        panel["contributed"] = panel["contributed"].mask(gap)
+    return panel
 
 
 def _check_world_totals(panel: pd.DataFrame, world: pd.DataFrame, nonmember: pd.DataFrame) -> None:
@@ -406,3 +516,20 @@ def _codebook(panel: pd.DataFrame, source_label: str) -> pd.DataFrame:
             source = source_label
         rows.append((col, label, unit, source, how, int(panel[col].isna().sum())))
     return pd.DataFrame(rows, columns=["column", "label", "unit", "source", "transformation", "n_missing"])
+
+
+def comparison_summary(comparison: pd.DataFrame, top: int = 5) -> pd.DataFrame:
+    """Per year: the two world totals, their difference and ratio, and the states differing most (table - IPI)."""
+    world = comparison[comparison["scope"] == "world"]
+    states = comparison[comparison["scope"] == "state"]
+    rows = []
+    for r in world.itertuples():
+        s = states[states["year"] == r.year]
+        s = s.reindex(s["difference"].abs().sort_values(ascending=False, kind="stable").index).head(top)
+        largest = "; ".join(f"{iso or c} {d:+,.0f}" for iso, c, d in zip(s["iso3"], s["ccode"], s["difference"],
+                                                                         strict=True))
+        ratios = states.loc[(states["year"] == r.year) & (states["ipi"] >= 100), "ratio"]
+        rows.append({"year": int(r.year), "ipi": r.ipi, "table": r.table, "difference": r.difference,
+                     "ratio": r.ratio, "state ratio range (IPI >= 100)":
+                     f"{ratios.min():.2f}-{ratios.max():.2f}" if len(ratios) else "", "largest differences": largest})
+    return pd.DataFrame(rows)

@@ -8,6 +8,10 @@ island policy.
 
 Time lag: with ``lag: L`` the graph of year ``t`` is built from the source's year ``t - L`` on the states of
 year ``t``; a state new in ``t`` keeps the links the source gives it in ``t - L`` (usually none: an island).
+
+Past the source: a year whose source year lies after the last year the source covers stops the run, naming the
+channel, the source and the years, unless the channel says ``carry_forward: true``: then the source's last year
+is used (on the states of the target year) and :func:`channel_plan` marks the year as carried.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
 ATOP_OBLIGATIONS = ["atop_defense", "atop_offense", "atop_neutral", "atop_nonagg", "atop_consul"]
 COW_OBLIGATIONS = ["cow_defense", "cow_neutral", "cow_nonagg", "cow_entente"]
 
-COMMON = {"transform": "row", "islands": "keep", "symmetrise": False, "lag": 0}
+COMMON = {"transform": "row", "islands": "keep", "symmetrise": False, "lag": 0, "carry_forward": False}
 DEFAULTS: dict[str, dict[str, Any]] = {
     "contiguity": {"max_type": 1},
     "distance": {
@@ -44,20 +48,22 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "unga": {"variable": "idealpointall", "similarity": "exp", "scale": 1.0, "k": 5},
     "dyads": {"value": "value", "mirror": False, "strict": True},
     "rivalry": {"rivals": "all", "kinds": None},
+    "co_deployment": {"source": "un_dpo", "weighting": "count", "min_personnel": 1.0, "lag": 1},
 }  # fmt: skip
 CHOICES: dict[str, tuple] = {
     "transform": ("row", "spectral", "raw"),
     "islands": ("keep", "fail"),
-    "source": ("cshapes", "capitals", "atop", "cow"),
+    "source": ("cshapes", "capitals", "atop", "cow", "un_dpo", "ipi_gender"),
     "kernel": ("inverse", "exponential", "band", "knn"),
     "snapshot": ("jan1", "dec31"),
     "obligation": ("defense", "any"),
-    "weighting": ("binary", "count"),
+    "weighting": ("binary", "count", "overlap"),
     "similarity": ("exp", "knn"),
     "variable": ("idealpointall", "idealpointfp", "idealpointlegacy"),
     "rivals": ("all", "principal", "principal_any"),
 }
-POSITIVE = ("power", "cutoff_km", "scale_km", "floor_km", "scale")
+YEAR_COLUMNS: dict[str, str] = {}  # channel type -> year column of its source, where not "year"
+POSITIVE = ("power", "cutoff_km", "scale_km", "floor_km", "scale", "min_personnel")
 DEFAULT_FILES = {
     "contiguity": "cow_contiguity/contdird_v3_2.csv",
     ("distance", "cshapes"): "cshapes_mindist/cow_mindist_cshapes2_peacesciencer.csv.gz",
@@ -68,6 +74,13 @@ DEFAULT_FILES = {
     "igo": "cow_igo/cow_igo_ndy_peacesciencer.csv.gz",
     "unga": "unga_idealpoints/IdealpointsJuly2025.csv",
     "rivalry": "rivalries/tss_rivalries_peacesciencer.csv",
+    ("co_deployment", "un_dpo"): "un_dpo/un_dpo_country_mission_year_2010_2021.csv",
+    ("co_deployment", "ipi_gender"): "ipi_peacekeeping/ipi_gender_country_mission_month_2009_2014.csv",
+}
+#: co-deployment sources: (country column, its code system, mission column, personnel column, time column, monthly)
+DEPLOYMENT_FILES = {
+    "un_dpo": ("Country", "name", "Mission", "Total", "Year", False),
+    "ipi_gender": ("Contributor ISO-3", "iso3", "Mission", "Total Total", "Date", True),
 }
 
 
@@ -106,14 +119,74 @@ def build_channel(
     """
     spec = resolve_spec(spec)
     path = channel_file(spec, raw_dir)
-    plan: Plan = {int(t): (int(t) - spec["lag"], np.unique(np.asarray(ids, dtype="int64")))
-                  for t, ids in sorted(ids_by_year.items())}  # fmt: skip
+    years = channel_plan(spec, sorted(ids_by_year), raw_dir)
+    plan: Plan = {int(t): (int(s), np.unique(np.asarray(ids_by_year[t], dtype="int64")))
+                  for t, s in zip(years["year"], years["source_year"], strict=True)}  # fmt: skip
     graphs = _BUILDERS[spec["type"]](spec, path, plan)
     if spec["symmetrise"]:
         graphs = {t: symmetrise_graph(g) for t, g in graphs.items()}
     graphs = {t: transform_graph(g, spec["transform"]) for t, g in graphs.items()}
     check_islands(graphs, spec["name"], spec["islands"], source=str(path))
     return graphs
+
+
+def channel_plan(spec: Mapping[str, Any], years: Sequence[int], raw_dir: str | Path) -> pd.DataFrame:
+    """Which source year builds each year's graph: ``year, source_year, carried`` (bool), one row per year.
+
+    ``source_year`` is ``year - lag``, or the source's last year when that lies beyond it and the channel says
+    ``carry_forward: true`` (``carried`` is then true).
+
+    Raises
+    ------
+    InputError
+        When a source year lies outside the years the source covers (before its first year, or after its last
+        without ``carry_forward``), naming the channel, the source file, its years and the years concerned.
+    """
+    spec = resolve_spec(spec)
+    path = channel_file(spec, raw_dir)
+    lo, hi = source_years(spec, path)
+    target = np.asarray(sorted(int(t) for t in years), dtype="int64")
+    source = target - spec["lag"]
+    late = source > hi
+    early = source < lo
+    lag = f" with lag {spec['lag']}" if spec["lag"] else ""
+    if early.any():
+        raise InputError(f"channel {spec['name']!r}: source covers years {lo}-{hi} ({path.name}); years "
+                         f"{target[early].tolist()} need earlier source years{lag}", file=str(path),
+                         row=f"channels.{spec['name']}", value=source[early].tolist())
+    if late.any() and not spec["carry_forward"]:
+        raise InputError(f"channel {spec['name']!r}: source covers years {lo}-{hi} ({path.name}); the panel's "
+                         f"years {target[late].tolist()} need later source years{lag}. End the panel (panel.years) at "
+                         f"{hi + spec['lag']}, or set carry_forward: true on the channel to use the links of {hi}",
+                         file=str(path), row=f"channels.{spec['name']}", value=source[late].tolist())
+    return pd.DataFrame({"year": target, "source_year": np.minimum(source, hi), "carried": late})
+
+
+def source_years(spec: Mapping[str, Any], path: str | Path) -> tuple[int, int]:
+    """First and last year a (resolved) channel's source file covers, as the channel reads it."""
+    path = Path(path)
+    if spec["type"] == "distance" and spec["source"] == "capitals":
+        table = read_source(path, ["stdate", "enddate"])
+        start = pd.to_datetime(table["stdate"], errors="coerce").dt.year
+        end = pd.to_datetime(table["enddate"], errors="coerce").dt.year
+        return int(start.min()), int(end.max())
+    if spec["type"] == "co_deployment":
+        years = deployments(spec, path)["year"]
+        return int(years.min()), int(years.max())
+    if spec["type"] == "rivalry":  # spells: start and end years
+        lo, hi = read_rivalries(path).attrs["years"]
+        return int(lo), int(hi)
+    year_col = YEAR_COLUMNS.get(spec["type"], "year")
+    table = read_source(path, [year_col])
+    if table.empty:
+        raise InputError("source has a header but no rows", file=str(path), value=list(table.columns))
+    years = pd.to_numeric(table[year_col], errors="coerce")
+    if years.isna().all():
+        raise InputError("source has no readable years", file=str(path), value=year_col)
+    lo, hi = int(years.min()), int(years.max())
+    if spec["type"] == "distance" and spec["snapshot"] == "dec31":
+        hi -= 1  # the map at the end of year t is the source's 1 January of t + 1
+    return lo, hi
 
 
 def resolve_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -154,6 +227,8 @@ def channel_file(spec: Mapping[str, Any], raw_dir: str | Path) -> Path:
         key = (kind, spec["source"])
     elif kind == "alliance":
         key = (kind, spec["source"], spec["weighting"])
+    elif kind == "co_deployment":
+        key = (kind, spec["source"])
     if key not in DEFAULT_FILES:
         raise InputError("this channel type needs a file: key", row=f"weights channel {spec['name']!r}")
     return Path(raw_dir) / DEFAULT_FILES[key]
@@ -172,8 +247,14 @@ def _check_values(spec: dict[str, Any], where: str) -> None:
         raise InputError("max_type must be a COW contiguity type 1..5", row=where, value=spec["max_type"])
     if spec["type"] == "distance" and spec["source"] not in ("cshapes", "capitals"):
         raise InputError("distance source must be cshapes or capitals", row=where, value=spec["source"])
+    if spec["type"] == "co_deployment" and (spec["source"] not in DEPLOYMENT_FILES
+                                            or spec["weighting"] not in ("count", "overlap")):
+        raise InputError("co_deployment: source must be un_dpo or ipi_gender, weighting count or overlap", row=where,
+                         value=(spec["source"], spec["weighting"]))
     if spec["type"] == "alliance" and spec["source"] not in ("atop", "cow"):
         raise InputError("alliance source must be atop or cow", row=where, value=spec["source"])
+    if spec["type"] != "co_deployment" and spec.get("weighting") == "overlap":
+        raise InputError("weighting overlap exists only for co_deployment channels", row=where)
     if spec["type"] == "distance" and spec["kernel"] == "band" and spec["cutoff_km"] is None:
         raise InputError("kernel band needs cutoff_km", row=where)
     if (
@@ -209,7 +290,7 @@ def _check_ints(spec: dict[str, Any], where: str) -> None:
         val = spec.get(key)
         if key in spec and (isinstance(val, bool) or not isinstance(val, int) or val < low):
             raise InputError(f"{key} must be an integer >= {low}", row=where, value=val)
-    for key in ("symmetrise", "mirror", "strict"):
+    for key in ("symmetrise", "mirror", "strict", "carry_forward"):
         if key in spec and not isinstance(spec[key], bool):
             raise InputError(f"{key} must be true or false", row=where, value=spec[key])
 
@@ -569,6 +650,90 @@ def _rivalry(spec: Mapping[str, Any], path: Path, plan: Plan) -> dict[int, Graph
     return _dyad_graphs(dyads, plan, path, mirror=True)
 
 
+# --------------------------------------------------------------------------------------------- co-deployment
+
+
+def deployments(spec: Mapping[str, Any], path: str | Path) -> pd.DataFrame:
+    """Yearly personnel of each state in each mission (cached by source, path, size and modification time; the
+    returned frame is shared between calls: do not modify it in place). See :func:`_deployments`."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("raw source file not found (set raw_dir or the channel's file:)", file=str(path))
+    stat = path.stat()
+    return _deployments_cached(spec["source"], str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _deployments_cached(source: str, path: str, mtime_ns: int, size: int) -> pd.DataFrame:  # noqa: ARG001
+    return _deployments(source, Path(path))
+
+
+def _deployments(source: str, path: Path) -> pd.DataFrame:
+    """Yearly personnel of each state in each mission: ``ccode, mission, year, personnel`` (rows with 0 kept).
+
+    UN DPO (``un_dpo``): yearly averages as published, names mapped by the curated name table; IPI gender file
+    (``ipi_gender``): month-end totals (``Total Total``) averaged over the months the file covers in the year,
+    ISO3 codes mapped to COW. Names the table excludes (not states) are left out.
+    """
+    from interdep.panel import countries
+
+    country, code, mission, value, time, monthly = DEPLOYMENT_FILES[source]
+    table = read_source(path, [country, mission, value, time])
+    if table.empty:
+        raise InputError("source has a header but no rows", file=str(path), value=list(table.columns))
+    personnel = pd.to_numeric(table[value], errors="coerce")
+    bad = personnel.isna() | (personnel < 0) | ~np.isfinite(personnel)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(f"non-numeric or negative personnel in {value!r}", file=str(path), row=i + 2,
+                         value=table[value].iloc[i])
+    if monthly:
+        dates = pd.to_datetime(table[time], format="ISO8601", errors="coerce")
+        if dates.isna().any():
+            i = int(np.flatnonzero(dates.isna().to_numpy())[0])
+            raise InputError("unreadable date", file=str(path), row=i + 2, value=table[time].iloc[i])
+        year, period = dates.dt.year, dates.dt.to_period("M")
+    else:
+        year = pd.to_numeric(table[time], errors="coerce")
+        if year.isna().any():
+            i = int(np.flatnonzero(year.isna().to_numpy())[0])
+            raise InputError("unreadable year", file=str(path), row=i + 2, value=table[time].iloc[i])
+        period = year
+    if code == "name":
+        mapped = countries.map_names(table[country].astype(str), year.astype("int64"), file=str(path))["ccode"]
+    else:
+        mapped = countries.iso3_to_ccode(table[country], file=str(path))
+    long = pd.DataFrame({"ccode": mapped.to_numpy(), "mission": table[mission].astype(str).str.strip().to_numpy(),
+                         "year": year.astype("int64").to_numpy(), "period": period.to_numpy(),
+                         "personnel": personnel.to_numpy(dtype="float64")}).dropna(subset=["ccode"])
+    n_periods = long.groupby("year")["period"].nunique()
+    out = long.groupby(["ccode", "mission", "year"], as_index=False)["personnel"].sum()
+    out["personnel"] /= out["year"].map(n_periods).to_numpy()
+    return out.astype({"ccode": "int64"})
+
+
+def _co_deployment(spec: Mapping[str, Any], path: Path, plan: Plan) -> dict[int, Graph]:
+    """States serving in the same missions in the source year (``lag: 1`` by default: the partners of t - 1).
+
+    A state serves in a mission when its yearly personnel there is at least ``min_personnel``. ``count``: the
+    number of missions both serve in; ``overlap``: ``sum_m min(s_im, s_jm)`` with ``s_im`` the share of state
+    i's personnel (in the missions where it serves) deployed to mission m (1 = the same spread over missions).
+    """
+    serving = deployments(spec, path)
+    serving = serving[serving["personnel"] >= spec["min_personnel"]]
+    out = {}
+    for t, (s, ids) in plan.items():
+        rows = serving[(serving["year"] == s) & serving["ccode"].isin(ids)].copy()  # a copy: the cache is shared
+        rows["share"] = rows["personnel"] / rows.groupby("ccode")["personnel"].transform("sum")
+        pairs = rows.merge(rows, on="mission", suffixes=("", "_2"))
+        pairs = pairs[pairs["ccode"] != pairs["ccode_2"]]
+        pairs["weight"] = 1.0 if spec["weighting"] == "count" else np.minimum(pairs["share"], pairs["share_2"])
+        links = pairs.groupby(["ccode", "ccode_2"], as_index=False)["weight"].sum()
+        links = links.rename(columns={"ccode_2": "neighbor"})
+        out[t] = graph_from_dyads(links, ids, value="weight", source=str(path))
+    return out
+
+
 _BUILDERS: dict[str, Callable[[Mapping[str, Any], Path, Plan], dict[int, Graph]]] = {
     "contiguity": _contiguity,
     "distance": _distance,
@@ -577,4 +742,5 @@ _BUILDERS: dict[str, Callable[[Mapping[str, Any], Path, Plan], dict[int, Graph]]
     "unga": _unga,
     "dyads": _dyads,
     "rivalry": _rivalry,
+    "co_deployment": _co_deployment,
 }
