@@ -498,10 +498,16 @@ def posterior_estimate(chains: Chains, *, estimator: str, n_obs: int, sigma2_ter
     )
 
 
-def write_draws(chains: Chains, path: str | Path) -> None:
-    """Write the draws (``chain, draw, <parameters>``) as zstd-compressed parquet (deterministic bytes)."""
+def write_draws(draws: Chains | pd.DataFrame | None, path: str | Path) -> None:
+    """Write posterior draws (``chain, draw, <parameters>``; :meth:`Chains.frame`) as zstd-compressed parquet
+    with deterministic bytes (no pandas metadata). ``None`` (a model without MCMC) writes the two columns and
+    no rows, so every model has the file."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pandas(chains.frame(), preserve_index=False).replace_schema_metadata(None)
+    if draws is None:
+        draws = pd.DataFrame({"chain": np.zeros(0, dtype=np.int64), "draw": np.zeros(0, dtype=np.int64)})
+    elif isinstance(draws, Chains):
+        draws = draws.frame()
+    table = pa.Table.from_pandas(draws, preserve_index=False).replace_schema_metadata(None)
     pq.write_table(table, str(path), compression="zstd")
