@@ -60,7 +60,7 @@ def r_reference(ndraw: int, burn: int) -> None:
         res = fit_model(spec, data, _graphs(data, W))
         secs = time.process_time() - t0
         ess = res.fit["mcmc"]["diagnostics"]["rho_knn"]["ess_bulk"]
-        print(f"{est}: R {ndraw} draws {secs_r:.1f} s (elapsed), ESS(rho) {ess_r:.0f} -> {ess_r / secs_r:.1f}/s; "
+        print(f"{est}: R {ndraw} draws {secs_r:.1f} CPU s, ESS(rho) {ess_r:.0f} -> {ess_r / secs_r:.1f}/s; "
               f"ours 2 x {ndraw // 2} draws {secs:.1f} CPU s (whole fit incl. impacts), ESS(rho) {ess:.0f} -> "
               f"{ess / secs:.1f}/s; ratio {(ess / secs) / (ess_r / secs_r):.1f}x")
     out = pd.concat(rows, ignore_index=True)

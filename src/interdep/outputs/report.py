@@ -53,6 +53,16 @@ def figure_info(name: str) -> tuple[str, str, str, str]:
     raise KeyError(f"figure {name!r} has no entry in interdep.outputs.report.FIGURES")
 
 
+CENSORED_NOTE = (
+    "Many state-years contribute nobody, so this table treats contributing as crossing a threshold: the Tobit "
+    "models (sar_tobit) explain how much a state is inclined to contribute, seen only when the inclination is "
+    "positive, and the probit models (sar_probit) whether it contributes at all, both with the inclination "
+    "depending on the neighbours' inclinations (rho). The linear model beside them treats the zeros as ordinary "
+    "values; the Bayesian columns report posterior means with posterior standard deviations and 95% credible "
+    "intervals (coefficients.csv), and their coefficients are on the scale of the latent inclination (impacts on "
+    "the observed scale are in the impacts table).")
+
+
 TABLES = {
     "regression": ("Regression table: models side by side (one per `outputs.tables` entry).",
                    "fit_model, tables", "scripts/fit_model.py, scripts/make_tables.py", "models, outputs.tables"),
@@ -146,6 +156,8 @@ def render_report(*, dataset: str, table_names: Sequence[str], figure_names: Seq
     parts.append("<h2>Regression tables</h2>")
     for name in table_names:
         body = (tables_dir / f"regression_{name}.html").read_text()
+        if name == "censored":
+            parts.append(f"<p>{CENSORED_NOTE}</p>")
         parts.append(_table_section(f"Table: {name}", "regression", body))
     impacts = read_table(tables_dir / "impacts.csv")
     parts.append(_table_section("Impacts", "impacts", tbl.to_html(tbl.impacts_display(impacts))))

@@ -43,25 +43,31 @@ class BayesFit:
 
 
 def identified_sample(est_name: str, design: Design) -> tuple[np.ndarray, str | None]:
-    """Which rows to keep so that every unit effect is identified, and the note saying what was removed.
+    """Which rows to keep so that every unit and year effect is identified, and the note saying what was removed.
 
-    Only with unit effects (``unit`` / ``twoway``): a unit censored in every year (Tobit), or with the same
-    outcome in every year (probit), has no finite effect under a flat prior and is removed, as in
-    fixed-effects logit. Returns ``(mask over design rows, note or None)``.
+    With unit effects (``unit`` / ``twoway``) a unit censored in every year (Tobit), or with the same outcome in
+    every year (probit), has no finite effect under a flat prior and is removed, as in fixed-effects logit; with
+    year effects (``time`` / ``twoway``) the same holds for a year. Returns ``(mask over design rows, note or
+    None)``.
     """
     kind = BAYES_ESTIMATORS[est_name]
-    if design.effects not in ("unit", "twoway"):
-        return np.ones(design.n_obs, dtype=bool), None
-    units = design.sample["ccode"].to_numpy()
-    keep = identified_units(design.y, units, kind)
-    if keep.all():
-        return keep, None
-    dropped = np.unique(units[~keep])
-    what = "censored at 0 in every year" if kind == "tobit" else "the same outcome in every year"
-    listed = ", ".join(str(int(u)) for u in dropped[:40]) + (" ..." if len(dropped) > 40 else "")
-    note = (f"{len(dropped)} unit(s) with {what} removed ({int((~keep).sum())} rows): their unit effect is not "
-            f"identified under a flat prior; ccode {listed}")
-    return keep, note
+    keep = np.ones(design.n_obs, dtype=bool)
+    what = "censored at 0 in every" if kind == "tobit" else "the same outcome in every"
+    notes = []
+    for label, column, effects in (("unit", "ccode", ("unit", "twoway")), ("year", "year", ("time", "twoway"))):
+        if design.effects not in effects:
+            continue
+        groups = design.sample[column].to_numpy()
+        ok = identified_units(design.y, groups, kind)
+        if ok.all():
+            continue
+        dropped = np.unique(groups[~ok])
+        listed = ", ".join(str(int(u)) for u in dropped[:40]) + (" ..." if len(dropped) > 40 else "")
+        notes.append(f"{len(dropped)} {label}(s) with {what} {'year' if label == 'unit' else 'state'} removed "
+                     f"({int((~ok & keep).sum())} rows): their {label} effect is not identified under a flat prior; "
+                     f"{column} {listed}")
+        keep &= ok
+    return keep, "; ".join(notes) or None
 
 
 def fit_bayes(est_name: str, spec: Mapping[str, Any], design: Design) -> BayesFit:
