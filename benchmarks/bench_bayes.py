@@ -6,7 +6,8 @@ Run (one heavy process at a time):
 * ``.venv/bin/python benchmarks/bench_bayes.py r-reference [--ndraw 10000]``: R spatialprobit (sar_probit_mcmc as
   shipped, sar_tobit_mcmc with the two fixes of tests/test_models_bayes.py) on the n = 400 cross-section of the
   tests; writes tests/data/bayes_r_reference.csv (posterior mean, batch-means MCSE, 2.5% / 97.5% quantiles) and
-  prints ESS of rho per second, ours against R's, from the same run.
+  prints ESS of rho per second, ours against R's, from the same run (CPU seconds on both sides; ``--speed-only``
+  skips writing the reference).
 * ``.venv/bin/python benchmarks/bench_bayes.py real --panel results/ipi/panel.csv --weights
   results/ipi/weights/contiguity.csv``: the four ipi models with 2 chains x 5,000 draws (1,000 burn-in); seconds.
 * ``.venv/bin/python benchmarks/bench_bayes.py montecarlo --reps 200 --budget 1200``: N = 190, T = 10, a W per
@@ -42,7 +43,7 @@ def _graphs(data: pd.DataFrame, W) -> dict:
     return {"knn": {2014: Graph.from_sparse(W, ids=data["ccode"].tolist())}}
 
 
-def r_reference(ndraw: int, burn: int) -> None:
+def r_reference(ndraw: int, burn: int, write: bool = True) -> None:
     data, W = cross_section()
     with tempfile.TemporaryDirectory() as tmp:
         r = run_r_bayes(Path(tmp), data, W, ndraw=ndraw, burn=burn)
@@ -64,6 +65,8 @@ def r_reference(ndraw: int, burn: int) -> None:
               f"ours 2 x {ndraw // 2} draws {secs:.1f} CPU s (whole fit incl. impacts), ESS(rho) {ess:.0f} -> "
               f"{ess / secs:.1f}/s; ratio {(ess / secs) / (ess_r / secs_r):.1f}x")
     out = pd.concat(rows, ignore_index=True)
+    if not write:
+        return
     REFERENCE.parent.mkdir(exist_ok=True)
     out.to_csv(REFERENCE, index=False, float_format="%.6g")
     print(f"wrote {REFERENCE} (R spatialprobit, ndraw {ndraw}, burn.in {burn}, set.seed(1))")
@@ -137,6 +140,7 @@ def main() -> None:
     a = sub.add_parser("r-reference")
     a.add_argument("--ndraw", type=int, default=10000)
     a.add_argument("--burn", type=int, default=1000)
+    a.add_argument("--speed-only", action="store_true", help="print the ESS/s ratios, do not write the reference")
     b = sub.add_parser("real")
     b.add_argument("--panel", default="results/ipi/panel.csv")
     b.add_argument("--weights", default="results/ipi/weights/contiguity.csv")
@@ -147,7 +151,7 @@ def main() -> None:
     c.add_argument("--burn", type=int, default=300)
     args = p.parse_args()
     if args.cmd == "r-reference":
-        r_reference(args.ndraw, args.burn)
+        r_reference(args.ndraw, args.burn, write=not args.speed_only)
     elif args.cmd == "real":
         real(args.panel, args.weights)
     else:
