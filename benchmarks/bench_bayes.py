@@ -124,7 +124,8 @@ def montecarlo(reps: int, budget: float, draws: int, burn: int) -> None:
                          "conf_high": c["conf_high"], "converged": res.fit["converged"],
                          "dropped_units": design.n - res.fit["n_units"]})
     out = pd.DataFrame(rows)
-    out.to_csv(ROOT / "benchmarks" / "bayes_montecarlo.csv", index=False)
+    (ROOT / "results").mkdir(exist_ok=True)
+    out.to_csv(ROOT / "results" / "bench_bayes_montecarlo.csv", index=False)  # per replication (gitignored)
     summ = out.groupby("estimator").apply(lambda g: pd.Series({
         "replications": len(g), "mean": g["estimate"].mean(), "bias": g["estimate"].mean() - 0.3,
         "mc_se_bias": g["estimate"].std(ddof=1) / np.sqrt(len(g)),
