@@ -37,7 +37,6 @@ year and grid point); not built.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,7 +55,7 @@ from interdep.models.bayes.core import (
 from interdep.models.design import Design
 from interdep.models.panel_ml import _spectra, matrix_key
 
-__all__ = ["CensoredSAR", "LatentSweep", "identified_units", "observed_factors"]
+__all__ = ["CensoredSAR", "LatentSweep", "identified_units", "impacts_frame", "observed_factors"]
 
 
 def _colour(graph: sp.csr_array, rows: np.ndarray) -> np.ndarray:
@@ -296,12 +295,3 @@ def impacts_frame(chains: Chains, model: CensoredSAR, level: float = 0.95) -> pd
                              "std_error": float(v.std(ddof=1)), "conf_low": float(np.quantile(v, lo_q)),
                              "conf_high": float(np.quantile(v, hi_q)), "scale": scale})
     return pd.DataFrame(rows)
-
-
-def fit_censored(design: Design, kind: str, mcmc: dict[str, int], prior: dict[str, float],
-                 impact_draws: int = 1000) -> tuple[Any, Chains, CensoredSAR]:
-    """Build the sampler and run its chains (the caller summarises; see :mod:`interdep.models.bayes.fit`)."""
-    model = CensoredSAR(design, kind, prior)
-    chains = model.run(draws=mcmc["draws"], burn_in=mcmc["burn_in"], chains=mcmc["chains"], thin=mcmc["thin"],
-                       seed=mcmc["seed"], impact_draws=impact_draws)
-    return None, chains, model
