@@ -12,6 +12,7 @@ rule fit_model:
         impacts=f"{RESULTS}/models/{{model_id}}/impacts.csv",
         sample=f"{RESULTS}/models/{{model_id}}/sample.csv",
         profile=f"{RESULTS}/models/{{model_id}}/profile.csv",
+        draws=f"{RESULTS}/models/{{model_id}}/draws.parquet",
     params:
         spec=lambda wc: {k: v for k, v in MODELS[wc.model_id].items() if k != "label"},  # label: tables only
         seed=SEED,

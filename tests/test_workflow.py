@@ -61,7 +61,8 @@ def test_every_contract_file_is_written(demo_run):
     for channel in config["channels"]:
         expected += [f"weights/{channel}.csv", f"weights/{channel}_summary.csv"]
     for model in config["models"]:
-        expected += [f"models/{model['id']}/{f}" for f in ("coefficients.csv", "fit.json", "impacts.csv", "sample.csv")]
+        expected += [f"models/{model['id']}/{f}"
+                     for f in ("coefficients.csv", "fit.json", "impacts.csv", "sample.csv", "draws.parquet")]
     expected += ["tables/regression_main.md", "tables/regression_main.tex", "figures/map_contributions.png",
                  "figures/moran_scatter_contiguity.png", "figures/links_bloc.png", "figures/truth.png"]
     missing = [f for f in expected if not (results / f).is_file()]

@@ -64,6 +64,18 @@ def figure_info(name: str) -> tuple[str, str, str, str]:
     raise KeyError(f"figure {name!r} has no entry in interdep.outputs.report.FIGURES")
 
 
+CENSORED_NOTE = (
+    "Many state-years contribute nobody, so the censored and binary models treat contributing as crossing a "
+    "threshold: the Tobit models (sar_tobit) explain how much a state is inclined to contribute, seen only when the "
+    "inclination is positive, and the probit models (sar_probit) whether it contributes at all, both with the "
+    "inclination depending on the neighbours' inclinations (rho). A linear model beside them treats the zeros as "
+    "ordinary values; the Bayesian columns report posterior means with posterior standard deviations and 95% "
+    "credible intervals (coefficients.csv), on the scale of the latent inclination (impacts on the observed scale "
+    "are in the impacts table).")
+#: estimators whose tables carry CENSORED_NOTE
+CENSORED_ESTIMATORS = ("sar_tobit", "sar_probit")
+
+
 TABLES = {
     "regression": ("Regression table: models side by side (one per `outputs.tables` entry).",
                    "fit_model, tables", "scripts/fit_model.py, scripts/make_tables.py", "models, outputs.tables"),
@@ -255,8 +267,11 @@ def section_truth(report: Report) -> str:
 
 def section_regressions(report: Report) -> str:
     parts = []
+    estimators = {f["model_id"]: f["estimator"] for f in report.fits}
     for name in report.table_names:
         body = (report.tables_dir / f"regression_{name}.html").read_text()
+        if any(estimators.get(m) in CENSORED_ESTIMATORS for m in report.table_models.get(name, ())):
+            parts.append(f"<p>{html.escape(CENSORED_NOTE)}</p>")
         parts.append(_table_section(report, f"Regression table {name}", "regression", body))
     return "\n".join(parts)
 

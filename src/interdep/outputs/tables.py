@@ -161,7 +161,8 @@ def regression_table(models: Mapping[str, tuple[dict, pd.DataFrame]], order: Seq
             coefs = models[model_id][1].set_index("term")
             if term in coefs.index:
                 r = coefs.loc[term]
-                estimates.append(f"{r['estimate']:.3f}{stars(r['p_value'])}")
+                bayes = "mcmc" in models[model_id][0]  # posterior summaries: no significance stars
+                estimates.append(f"{r['estimate']:.3f}{'' if bayes else stars(r['p_value'])}")
                 errors.append(f"({r['std_error']:.3f})")
             else:
                 estimates.append("")
@@ -177,6 +178,7 @@ def regression_table(models: Mapping[str, tuple[dict, pd.DataFrame]], order: Seq
         "Log-likelihood": lambda f: "" if f.get("log_likelihood") is None else f"{f['log_likelihood']:,.2f}",
         "AIC": lambda f: "" if f.get("aic") is None else f"{f['aic']:,.2f}",
         "Converged": lambda f: "yes" if f.get("converged", True) else "NO",
+        "Reported": lambda f: "posterior mean (sd)" if "mcmc" in f else "estimate (s.e.)",
     }
     for name, get in facts.items():
         rows.append((name, [get(models[m][0]) for m in order]))
@@ -225,6 +227,9 @@ def impacts_table(impacts: Mapping[str, pd.DataFrame], labels: Mapping[str, str]
                                      "conf_low", "conf_high"])
     out = pd.concat(frames, ignore_index=True)
     out["label"] = out["term"].map(lambda t: term_label(t, labels))
+    if "scale" in out:  # MCMC models of censored / binary outcomes: latent and observed-scale impacts
+        observed = out["scale"].eq("observed")
+        out.loc[observed, "effect"] = out.loc[observed, "effect"] + " (observed scale)"
     return out[["model_id", "term", "label", "channel", "effect", "estimate", "std_error", "conf_low", "conf_high"]]
 
 
