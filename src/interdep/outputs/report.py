@@ -42,10 +42,6 @@ FIGURES = {
                 "fit_model, tables, figures", "scripts/fit_model.py, scripts/make_figures.py", "models, seed"),
     "profile_loglik": ("Log-likelihood along each rho of every spatial ML model, relative to its maximum.",
                        "fit_model, figures", "scripts/fit_model.py, scripts/make_figures.py", "models"),
-    "coverage": ("Years each variable and channel covers, and the years each model can use (tables/coverage.csv).",
-                 "coverage", "scripts/coverage.py", "panel, channels (carry_forward), models (years)"),
-    "sources_comparison": ("Two contribution sources over the years both cover: world totals, ratio, the states "
-                           "differing most.", "panel", "scripts/build_panel.py", "panel.combine"),
     "truth": ("Demo only: estimates of the truth model beside the true parameters of the simulation.",
               "fit_model, figures", "scripts/fit_model.py, scripts/make_figures.py",
               "outputs.truth, outputs.truth_model"),
@@ -87,6 +83,10 @@ TABLES = {
                      "panel, fit_model, tables", "scripts/build_panel.py, scripts/make_tables.py", "panel, models"),
     "weights": ("Weight graphs per channel: size, links, islands, components, admissible rho.",
                 "weights, tables", "scripts/build_weights.py, scripts/make_tables.py", "channels"),
+    "coverage": ("Years each variable and channel covers, and the years each model can use (tables/coverage.csv).",
+                 "coverage", "scripts/coverage.py", "panel, channels (carry_forward), models (years)"),
+    "sources_comparison": ("Two contribution sources over the years both cover: world totals, ratio, the states "
+                           "differing most.", "panel", "scripts/build_panel.py", "panel.combine"),
     "truth": ("Demo only: estimates beside the true values, and whether the 95% interval covers them.",
               "fit_model, tables", "scripts/fit_model.py, scripts/make_tables.py",
               "outputs.truth, outputs.truth_model"),
