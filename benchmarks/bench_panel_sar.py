@@ -13,22 +13,18 @@ import argparse
 import contextlib
 import io
 import platform
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import libpysal
 import numpy as np
 import scipy.sparse as sp
 import spreg
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from test_models_panel_helpers import simulate_panel  # noqa: E402
-
-from interdep.models.design import build_design  # noqa: E402
-from interdep.models.impacts import spatial_impacts  # noqa: E402
-from interdep.models.panel_ml import fit_sar_ml  # noqa: E402
+from interdep.models.design import build_design
+from interdep.models.impacts import spatial_impacts
+from interdep.models.panel_ml import fit_sar_ml
+from interdep.montecarlo import simulate_panel
 
 
 def _best(fn, repeat: int) -> tuple[float, object]:

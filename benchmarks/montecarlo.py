@@ -12,17 +12,13 @@ Each replication is seeded (``seed + replication``), so any replication can be r
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from test_models_panel_helpers import simulate_panel  # noqa: E402
-
-from interdep.models.design import build_design  # noqa: E402
-from interdep.models.panel_ml import fit_sar_ml  # noqa: E402
+from interdep.models.design import build_design
+from interdep.models.panel_ml import fit_sar_ml
+from interdep.montecarlo import simulate_panel
 
 
 def one(n: int, t: int, rho: tuple[float, ...], effects: str, seed: int) -> tuple[np.ndarray, np.ndarray, bool]:
