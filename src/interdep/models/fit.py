@@ -239,7 +239,8 @@ def fit_model(
     estimate.impacts = impacts
     seconds = time.perf_counter() - t0
     if est_name in ("sar_ml", "sdm_ml"):
-        profile = profile_log_likelihood(design, np.array(list(estimate.spatial("rho").values())))
+        profile = profile_log_likelihood(design, np.array(list(estimate.spatial("rho").values())),
+                                         lee_yu=bool(spec.get("lee_yu", True)))
     else:
         profile = pd.DataFrame(columns=["channel", "rho", "log_likelihood"])
     return FitResult(estimate=estimate, fit=_fit_json(spec, est_name, design, estimate, impacts, seconds, seed),
@@ -297,6 +298,9 @@ def _fit_json(spec: Mapping[str, Any], est_name: str, design: Design, est: Estim
     if "lee_yu" in est.diagnostics:
         fit["lee_yu"] = bool(est.diagnostics["lee_yu"])
         fit["sigma2_ml"] = _num(est.diagnostics["sigma2_ml"])
+        fit["fixed_effects_correction"] = est.diagnostics.get("fixed_effects_correction")
+        if "log_likelihood_transformed" in est.diagnostics:
+            fit["log_likelihood_transformed"] = _num(est.diagnostics["log_likelihood_transformed"])
     if "stability" in est.diagnostics:
         fit["stability"] = est.diagnostics["stability"]
     return fit
