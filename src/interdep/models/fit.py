@@ -43,7 +43,7 @@ __all__ = ["ESTIMATORS", "SPEC_KEYS", "FitResult", "fit_model", "spec_schema"]
 ESTIMATORS = ("ols", "slx", "sar_ml", "sdm_ml", "sem_ml", "sar_gmm", "sac", "sac_ml")
 SPEC_KEYS = (
     "id", "estimator", "weights", "outcome", "regressors", "years", "effects",
-    "dynamic", "wx_regressors", "lee_yu", "impact_draws", "w_lags", "description",
+    "dynamic", "wx_regressors", "lee_yu", "impact_draws", "w_lags", "description", "w_missing",
 )
 _CROSS_SECTION = {"sem_ml": cs.fit_sem_ml, "sar_gmm": cs.fit_sar_gmm, "sac": cs.fit_sac_gmm,
                   "sac_ml": cs.fit_sac_ml}
@@ -95,6 +95,7 @@ def spec_schema() -> dict[str, Any]:
             "impact_draws": {"type": "integer", "minimum": 0, "default": 1000},
             "w_lags": {"enum": [1, 2], "default": 1},
             "description": {"type": "string"},
+            "w_missing": {"enum": ["restandardise", "keep"], "default": "restandardise"},
         },
     }
 
@@ -295,6 +296,8 @@ def _fit_json(spec: Mapping[str, Any], est_name: str, design: Design, est: Estim
     lam = est.spatial("lambda")
     if lam:
         fit["lambda"] = {k: _num(v) for k, v in lam.items()}
+    if design.w_missing:
+        fit["w_missing"] = design.w_missing
     if "lee_yu" in est.diagnostics:
         fit["lee_yu"] = bool(est.diagnostics["lee_yu"])
         fit["sigma2_ml"] = _num(est.diagnostics["sigma2_ml"])
