@@ -40,6 +40,7 @@ from interdep.errors import EstimationError, InputError
 from interdep.io import atomic_write, read_table, write_table, write_text
 from interdep.models.design import restrict_weights
 from interdep.models.fit import fit_model
+from interdep.models.panel_ml import single_thread_blas
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -352,7 +353,8 @@ def run_chunk(design: Design, estimators: Mapping[str, Mapping[str, Any]], repli
     graphs = design_graphs(design, seed)
     rows: list[dict[str, Any]] = []
     for r in replications:
-        panel = simulate(design, graphs, seed, r)
+        with single_thread_blas():  # n x n solves: BLAS threads only add overhead (see panel_ml)
+            panel = simulate(design, graphs, seed, r)
         for name in design.estimators:
             spec = model_spec(design, name, estimators[name])
             try:

@@ -113,16 +113,22 @@ def _symmetrizer(w: sp.csr_array) -> np.ndarray | None:
     return d
 
 
+_CONTROLLER = None
+
+
 @contextlib.contextmanager
 def single_thread_blas() -> Iterator[None]:
     """Run BLAS / LAPACK single-threaded: the per-year matrices are small (n <= 200), where threads only add
     overhead (50x on a loaded 2-core machine). A no-op without threadpoolctl."""
+    global _CONTROLLER
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover
         yield
         return
-    with threadpool_limits(limits=1, user_api="blas"):
+    if _CONTROLLER is None:  # scanning the loaded libraries costs ~25 ms: once per process
+        _CONTROLLER = ThreadpoolController()
+    with _CONTROLLER.limit(limits=1, user_api="blas"):
         yield
 
 
