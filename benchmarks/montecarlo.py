@@ -6,8 +6,9 @@ the estimates, coverage with its Monte Carlo s.e.) as a Markdown table, plus the
 is the workflow: ``snakemake --configfile <config> --cores 2`` (or ``--workflow-profile profiles/slurm``).
 
 Run: ``nice .venv/bin/python benchmarks/montecarlo.py [--config config/montecarlo_panel_se.yaml] [--reps 400]
-[--designs ID ...] [--out results/bench_mc.csv]``. Replication r of design d is seeded by (seed, d, r), so the
-first 400 replications here are the first 400 of the workflow's 1,000.
+[--designs ID ...] [--first 0] [--out results/bench_mc.csv] [--add earlier.csv ...]``.
+Replication r of design d is seeded by (seed, d, r), so the first 400 replications here are the first 400 of the
+workflow's 1,000, and a run with ``--first 400 --add first_run.csv`` extends an earlier one.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--config", default=str(ROOT / "config" / "montecarlo_panel_se.yaml"))
     ap.add_argument("--reps", type=int, default=None, help="replications per design (default: the config's)")
+    ap.add_argument("--first", type=int, default=0, help="first replication number (to extend an earlier run)")
     ap.add_argument("--designs", nargs="*", default=None, help="design ids (default: all)")
+    ap.add_argument("--add", nargs="*", default=[], help="replication CSVs of earlier runs to summarise with")
     ap.add_argument("--out", default=None, help="write every replication to this CSV")
     args = ap.parse_args()
     cfg = yaml.safe_load(Path(args.config).read_text())
@@ -42,11 +45,15 @@ def main() -> None:
         if args.designs and design.id not in args.designs:
             continue
         t0 = time.process_time()
-        frames.append(run_chunk(design, estimators, range(reps), seed, float(study.get("level", 0.95))))
+        frames.append(run_chunk(design, estimators, range(args.first, args.first + reps), seed,
+                                float(study.get("level", 0.95))))
         print(f"  {design.id}: {reps} replications, {time.process_time() - t0:.0f} CPU s", flush=True)
-    reps_frame = pd.concat(frames, ignore_index=True)
+    reps_frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if args.out:
         reps_frame.to_csv(args.out, index=False)
+    reps_frame = pd.concat([*(pd.read_csv(p, keep_default_na=False, na_values=[""]) for p in args.add), reps_frame],
+                           ignore_index=True)
+    reps = int(reps_frame.groupby(["design", "estimator"])["replication"].nunique().min())
     summary = summarise(reps_frame)
     print(f"\n{args.config}: {reps} replications per design, seed {seed}; "
           f"{time.process_time() - t_cpu:.0f} CPU s, {time.perf_counter() - t_wall:.0f} s wall\n")
