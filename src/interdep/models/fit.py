@@ -154,7 +154,7 @@ def _dispatch(est_name: str, spec: Mapping[str, Any], design: Design, seed: int)
         return est, linear_impacts(est, design.regressors, design.channels if est_name == "slx" else [])
     if est_name in ("sar_ml", "sdm_ml"):
         est = fit_sar_ml(design, estimator=est_name, lee_yu=bool(spec.get("lee_yu", True)), dynamic=dynamic)
-        return est, spatial_impacts(est, design, draws=draws, seed=seed)
+        return est, spatial_impacts(est, design, draws=draws, seed=seed, long_run=dynamic)
     fn: Callable[..., Estimate] = _CROSS_SECTION[est_name]
     kwargs = {"w_lags": int(spec.get("w_lags", 1))} if est_name in ("sar_gmm", "sac") else {}
     if est_name == "sar_gmm":  # one or several channels
@@ -254,7 +254,13 @@ def _fit_json(spec: Mapping[str, Any], est_name: str, design: Design, est: Estim
     if est.diagnostics.get("note"):
         notes.append(str(est.diagnostics["note"]))
     if spec.get("dynamic"):
-        notes.append("impacts are short-run (the lagged outcome terms are not propagated)")
+        notes.append("impacts: direct / indirect / total are short-run (the lagged outcome terms not propagated); "
+                     "long_run_* are the long-run (steady-state) effects, Elhorst (2014), each year's W held fixed")
+        if impacts.attrs.get("long_run"):
+            notes.append(str(impacts.attrs["long_run"]))
+        if impacts.attrs.get("draws_discarded_long_run"):
+            notes.append(f"{impacts.attrs['draws_discarded_long_run']} impact draws without a steady state left out "
+                         "of the long-run intervals")
     if "draws_discarded" in impacts.attrs and impacts.attrs["draws_discarded"]:
         notes.append(f"{impacts.attrs['draws_discarded']} impact draws discarded (rho outside its admissible "
                      "interval)")
