@@ -32,10 +32,14 @@ def main() -> None:
     ap.add_argument("--first", type=int, default=0, help="first replication number (to extend an earlier run)")
     ap.add_argument("--designs", nargs="*", default=None, help="design ids (default: all)")
     ap.add_argument("--add", nargs="*", default=[], help="replication CSVs of earlier runs to summarise with")
+    ap.add_argument("--lee-yu", choices=["true", "false"], default=None, help="set lee_yu in every estimator")
     ap.add_argument("--out", default=None, help="write every replication to this CSV")
     args = ap.parse_args()
     cfg = yaml.safe_load(Path(args.config).read_text())
     study = cfg["montecarlo"]
+    if args.lee_yu is not None:
+        for spec in study["estimators"].values():
+            spec["lee_yu"] = args.lee_yu == "true"
     designs, estimators = parse_study(study, source=args.config)
     reps = args.reps or int(study["replications"])
     seed = int(cfg.get("seed", 20260101))

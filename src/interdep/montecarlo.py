@@ -69,6 +69,7 @@ REPLICATION_COLUMNS = ["design", "estimator", "replication", "term", "truth", "e
 SUMMARY_COLUMNS = ["design", "estimator", "term", "truth", "replications", "failed", "mean", "bias", "bias_mcse",
                    "rmse", "sd", "mean_se", "coverage", "coverage_mcse"]
 W_KINDS = ("knn", "random")
+ESTIMATOR_OPTIONS = ("lee_yu", "w_missing")  # model-entry options an estimator of a study may set
 EFFECTS = ("none", "unit", "time", "twoway")
 FIRST_YEAR = 2000
 OUTCOME = "y"
@@ -322,7 +323,8 @@ def model_spec(design: Design, name: str, estimator: Mapping[str, Any]) -> dict[
         weights = weights[:1]  # OLS uses a channel for its residual diagnostics only
     return {"id": f"{design.id}.{name}", "estimator": estimator["estimator"], "weights": weights,
             "outcome": OUTCOME, "regressors": design.regressors, "years": [design.years[0], design.years[-1]],
-            "effects": estimator.get("effects", "none"), "impact_draws": 0}
+            "effects": estimator.get("effects", "none"), "impact_draws": 0,
+            **{k: estimator[k] for k in ESTIMATOR_OPTIONS if k in estimator}}
 
 
 def true_value(design: Design, term: str) -> float:
