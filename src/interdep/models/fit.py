@@ -35,7 +35,14 @@ from interdep.errors import InputError
 from interdep.models import cross_section as cs
 from interdep.models.design import EFFECTS, Design, build_design
 from interdep.models.impacts import linear_impacts, spatial_impacts
-from interdep.models.panel_ml import at_bound, channel_bounds, fit_sar_ml, profile_log_likelihood
+from interdep.models.panel_ml import (
+    _spectra,
+    at_bound,
+    channel_bounds,
+    fit_sar_ml,
+    profile_log_likelihood,
+    single_thread_blas,
+)
 from interdep.models.result import Estimate
 
 __all__ = ["ESTIMATORS", "SPEC_KEYS", "FitResult", "fit_model", "spec_schema"]
@@ -153,6 +160,9 @@ def _dispatch(est_name: str, spec: Mapping[str, Any], design: Design, seed: int)
         est = _fit_ols_like(design, slx=est_name == "slx")
         return est, linear_impacts(est, design.regressors, design.channels if est_name == "slx" else [])
     if est_name in ("sar_ml", "sdm_ml"):
+        if draws and len(design.channels) == 1:  # one eigen-decomposition per distinct year for fit and impacts
+            with single_thread_blas():
+                _spectra(design, design.channels[0], vectors=True)
         est = fit_sar_ml(design, estimator=est_name, lee_yu=bool(spec.get("lee_yu", True)), dynamic=dynamic)
         return est, spatial_impacts(est, design, draws=draws, seed=seed, long_run=dynamic)
     fn: Callable[..., Estimate] = _CROSS_SECTION[est_name]

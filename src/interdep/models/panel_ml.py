@@ -189,13 +189,19 @@ def channel_bounds(design: Design, channel: str) -> tuple[float, float]:
 
 
 def _spectra(design: Design, channel: str, *, vectors: bool = False) -> list[Spectrum]:
-    """Per-year spectra of ``channel``, computed once per distinct matrix and cached on the design."""
+    """Per-year spectra of ``channel``, computed once per distinct matrix and cached on the design.
+
+    Eigenvalues are taken from a cached decomposition with eigenvectors when there is one (so fit, profile and
+    impacts share one decomposition per distinct year when the vectors were asked for first, as
+    :func:`interdep.models.fit.fit_model` does for one-channel models with impact draws).
+    """
     cache = design.cache.setdefault(("spectrum", vectors), {})
+    with_vectors = design.cache.get(("spectrum", True), {})
     out = []
     for w in design.weights[channel]:
         key = matrix_key(w)
         if key not in cache:
-            cache[key] = spectrum(w, vectors=vectors)
+            cache[key] = with_vectors[key] if key in with_vectors else spectrum(w, vectors=vectors)
         out.append(cache[key])
     return out
 
@@ -391,10 +397,20 @@ def _dummy_slots(design: Design) -> list[list[np.ndarray]]:
 
 
 def _dtd_scatter(out: np.ndarray, slots: list[np.ndarray], m: np.ndarray) -> None:
-    """``out += D_t' m D_t`` for one year's block ``m`` (D_t: the year's rows of the dummy matrix)."""
+    """``out += D_t' m D_t`` for one year's block ``m`` (D_t: the year's rows of the dummy matrix).
+
+    A unit slot holds distinct columns (each state once a year), a year slot one column repeated."""
     for a in slots:
         for b in slots:
-            np.add.at(out, (a[:, None], b[None, :]), m)
+            a_one, b_one = a[0] == a[-1] and len(a) > 1 or len(a) == 1, b[0] == b[-1] and len(b) > 1 or len(b) == 1
+            if a_one and b_one:
+                out[a[0], b[0]] += m.sum()
+            elif a_one:
+                out[a[0], b] += m.sum(axis=0)
+            elif b_one:
+                out[a, b[0]] += m.sum(axis=1)
+            else:
+                out[np.ix_(a, b)] += m
 
 
 def _traces(design: Design, gs: list[list[np.ndarray]], projected: bool
