@@ -1,6 +1,7 @@
 """Speed of the panel SAR ML (interdep.models.panel_ml) against spreg on a 190 x 30 panel with time-varying W.
 
-Run: ``.venv/bin/python benchmarks/bench_panel_sar.py [--n 190] [--t 30] [--repeat 3] [--asymmetric]``.
+Run: ``.venv/bin/python benchmarks/bench_panel_sar.py [--n 190] [--t 30] [--repeat 3] [--asymmetric]
+[--channels 2] [--effects twoway]`` (spreg only for one channel without effects).
 Prints seconds for our SAR ML with standard errors, spreg ``ML_Lag(method='LU')`` on the block-diagonal W
 (measured in the same run), their ratio, the largest differences of the estimates, and the time of 1,000-draw
 impacts. Both estimators run with BLAS single-threaded inside ours (see ``single_thread_blas``) and spreg as it
@@ -13,22 +14,19 @@ import argparse
 import contextlib
 import io
 import platform
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import libpysal
 import numpy as np
 import scipy.sparse as sp
 import spreg
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from test_models_panel_helpers import simulate_panel  # noqa: E402
-
-from interdep.models.design import build_design  # noqa: E402
-from interdep.models.impacts import spatial_impacts  # noqa: E402
-from interdep.models.panel_ml import fit_sar_ml  # noqa: E402
+from interdep.models.design import build_design
+from interdep.models.fit import fit_model
+from interdep.models.impacts import spatial_impacts
+from interdep.models.panel_ml import fit_sar_ml
+from interdep.montecarlo import simulate_panel
 
 
 def _best(fn, repeat: int) -> tuple[float, object]:
@@ -65,9 +63,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--asymmetric", action="store_true", help="asymmetric KNN W (general eigen path)")
     ap.add_argument("--skip-spreg", action="store_true")
+    ap.add_argument("--channels", type=int, choices=[1, 2], default=1, help="2: two channels (spreg skipped)")
+    ap.add_argument("--effects", default="none", help="none | unit | time | twoway")
     args = ap.parse_args()
 
-    panel, graphs = simulate_panel(n=args.n, t=args.t, rho=(0.4,), varying=True, seed=2026, k=5)
+    rho = (0.4,) if args.channels == 1 else (0.3, 0.2)
+    panel, graphs = simulate_panel(n=args.n, t=args.t, rho=rho, varying=True, seed=2026, k=5, effects=args.effects)
     if args.asymmetric:
         graphs = _asymmetric(graphs)
         W = sp.block_diag([graphs["c0"][y].sparse for y in sorted(graphs["c0"])], format="csr")
@@ -75,7 +76,8 @@ def main() -> None:
         panel = panel.sort_values(["year", "ccode"]).reset_index(drop=True)
         mu = 1 + panel[["x1", "x2"]].to_numpy() @ [1.0, -1.0]
         panel["y"] = sp.linalg.spsolve(A.tocsc(), mu + np.random.default_rng(3).normal(size=len(panel)))
-    spec = {"id": "bench", "weights": ["c0"], "outcome": "y", "regressors": ["x1", "x2"], "effects": "none"}
+    spec = {"id": "bench", "weights": list(graphs), "outcome": "y", "regressors": ["x1", "x2"],
+            "effects": args.effects}
     print(f"python {platform.python_version()}, numpy {np.__version__}, spreg {spreg.__version__}, "
           f"libpysal {libpysal.__version__}; panel {args.n} x {args.t} = {args.n * args.t} rows, "
           f"{'asymmetric' if args.asymmetric else 'symmetric'} KNN-5 W, different every year")
@@ -88,7 +90,10 @@ def main() -> None:
     print(f"design (select, restrict W, stack): {t_design:.3f} s")
     print(f"ours  SAR ML with s.e.:              {t_ours:.3f} s   rho = {est.params[-1]:.8f}")
     print(f"ours  impacts, 1,000 draws:          {t_imp:.3f} s")
-    if args.skip_spreg:
+    full = {**spec, "estimator": "sar_ml", "impact_draws": 1000}
+    t_full, _ = _best(lambda: fit_model(full, panel, graphs), args.repeat)
+    print(f"ours  fit_model (design, fit, s.e., profile, 1,000 impact draws): {t_full:.3f} s")
+    if args.skip_spreg or args.channels > 1 or args.effects != "none":
         return
     w = libpysal.weights.WSP(sp.csr_matrix(design.stacked("c0"))).to_W(silence_warnings=True)
     t0 = time.perf_counter()

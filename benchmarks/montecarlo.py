@@ -1,74 +1,71 @@
-"""Monte Carlo study of the panel SAR ML (interdep.models.panel_ml): bias, RMSE and 95% coverage of each rho.
+"""Monte Carlo study of the estimators in one process: a study config (``montecarlo:`` section) run design by design.
 
-Design (defaults): N = 190 states, T = 10 years, two channels whose weights differ every year (symmetrised
-KNN-4 and KNN-5 graphs on jittered coordinates, row-standardised), two-way fixed effects correlated with the
-regressors, beta = (1, -1), rho = (0.3, 0.2), 500 replications. Gates (validation README): |bias(rho)| <= 0.02
-and 95% coverage in [0.92, 0.98].
+It uses the package's simulator and fits (:func:`interdep.montecarlo.run_chunk`, the code the Monte Carlo workflow
+runs), with fewer replications than the config if asked, and prints the summary (bias, RMSE, mean s.e., sd of
+the estimates, coverage with its Monte Carlo s.e.) as a Markdown table, plus the CPU seconds used. The full study
+is the workflow: ``snakemake --configfile <config> --cores 2`` (or ``--workflow-profile profiles/slurm``).
 
-Run: ``nice .venv/bin/python benchmarks/montecarlo.py [--reps 500] [--n 190] [--t 10] [--rho 0.3 0.2]``.
-Each replication is seeded (``seed + replication``), so any replication can be rerun alone.
+Run: ``nice .venv/bin/python benchmarks/montecarlo.py [--config config/montecarlo_panel_se.yaml] [--reps 400]
+[--designs ID ...] [--first 0] [--out results/bench_mc.csv] [--add earlier.csv ...]``.
+Replication r of design d is seeded by (seed, d, r), so the first 400 replications here are the first 400 of the
+workflow's 1,000, and a run with ``--first 400 --add first_run.csv`` extends an earlier one.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
+import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from test_models_panel_helpers import simulate_panel  # noqa: E402
+from interdep.montecarlo import parse_study, run_chunk, summarise
 
-from interdep.models.design import build_design  # noqa: E402
-from interdep.models.panel_ml import fit_sar_ml  # noqa: E402
-
-
-def one(n: int, t: int, rho: tuple[float, ...], effects: str, seed: int) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Estimates and standard errors of the rho's in one replication."""
-    panel, graphs = simulate_panel(n=n, t=t, rho=rho, effects=effects, varying=True, seed=seed)
-    spec = {"id": "mc", "weights": list(graphs), "outcome": "y", "regressors": ["x1", "x2"], "effects": effects}
-    est = fit_sar_ml(build_design(spec, panel, graphs))
-    C = len(rho)
-    return est.params[-C:], est.std_errors[-C:], est.converged
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--reps", type=int, default=500)
-    ap.add_argument("--n", type=int, default=190)
-    ap.add_argument("--t", type=int, default=10)
-    ap.add_argument("--rho", type=float, nargs="+", default=[0.3, 0.2])
-    ap.add_argument("--effects", default="twoway")
-    ap.add_argument("--seed", type=int, default=20260101)
+    ap.add_argument("--config", default=str(ROOT / "config" / "montecarlo_panel_se.yaml"))
+    ap.add_argument("--reps", type=int, default=None, help="replications per design (default: the config's)")
+    ap.add_argument("--first", type=int, default=0, help="first replication number (to extend an earlier run)")
+    ap.add_argument("--designs", nargs="*", default=None, help="design ids (default: all)")
+    ap.add_argument("--add", nargs="*", default=[], help="replication CSVs of earlier runs to summarise with")
+    ap.add_argument("--lee-yu", choices=["true", "false"], default=None, help="set lee_yu in every estimator")
+    ap.add_argument("--out", default=None, help="write every replication to this CSV")
     args = ap.parse_args()
-    rho = tuple(args.rho)
-    t0 = time.perf_counter()
-    est, se, conv = [], [], []
-    for rep in range(args.reps):
-        r, s, c = one(args.n, args.t, rho, args.effects, args.seed + rep)
-        est.append(r)
-        se.append(s)
-        conv.append(c)
-        if (rep + 1) % 50 == 0:
-            print(f"  {rep + 1} replications, {time.perf_counter() - t0:.0f} s", flush=True)
-    est_a, se_a = np.asarray(est), np.asarray(se)
-    truth = np.asarray(rho)
-    bias = est_a.mean(axis=0) - truth
-    rmse = np.sqrt(((est_a - truth) ** 2).mean(axis=0))
-    cover = (np.abs(est_a - truth) <= 1.959964 * se_a).mean(axis=0)
-    mc_se = np.sqrt(cover * (1 - cover) / args.reps)
-    print(f"\nN={args.n}, T={args.t}, {len(rho)} channel(s) (W different every year), effects={args.effects}, "
-          f"{args.reps} replications, {np.mean(conv):.3f} converged, {time.perf_counter() - t0:.0f} s")
-    print("| parameter | truth | mean estimate | bias | RMSE | mean s.e. | sd of estimates | 95% coverage (MC s.e.) |"
-          " gates |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for c, r in enumerate(rho):
-        ok = abs(bias[c]) <= 0.02 and 0.92 <= cover[c] <= 0.98
-        print(f"| rho_c{c} | {r} | {est_a[:, c].mean():.4f} | {bias[c]:+.4f} | {rmse[c]:.4f} | "
-              f"{se_a[:, c].mean():.4f} | {est_a[:, c].std(ddof=1):.4f} | {cover[c]:.3f} ({mc_se[c]:.3f}) | "
-              f"{'pass' if ok else 'FAIL'} |")
+    cfg = yaml.safe_load(Path(args.config).read_text())
+    study = cfg["montecarlo"]
+    if args.lee_yu is not None:
+        for spec in study["estimators"].values():
+            spec["lee_yu"] = args.lee_yu == "true"
+    designs, estimators = parse_study(study, source=args.config)
+    reps = args.reps or int(study["replications"])
+    seed = int(cfg.get("seed", 20260101))
+    frames = []
+    t_cpu, t_wall = time.process_time(), time.perf_counter()
+    for design in designs:
+        if args.designs and design.id not in args.designs:
+            continue
+        t0 = time.process_time()
+        frames.append(run_chunk(design, estimators, range(args.first, args.first + reps), seed,
+                                float(study.get("level", 0.95))))
+        print(f"  {design.id}: {reps} replications, {time.process_time() - t0:.0f} CPU s", flush=True)
+    reps_frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if args.out:
+        reps_frame.to_csv(args.out, index=False)
+    reps_frame = pd.concat([*(pd.read_csv(p, keep_default_na=False, na_values=[""]) for p in args.add), reps_frame],
+                           ignore_index=True)
+    reps = int(reps_frame.groupby(["design", "estimator"])["replication"].nunique().min())
+    summary = summarise(reps_frame)
+    print(f"\n{args.config}: {reps} replications per design, seed {seed}; "
+          f"{time.process_time() - t_cpu:.0f} CPU s, {time.perf_counter() - t_wall:.0f} s wall\n")
+    print("| design | term | truth | failed | bias | RMSE | mean s.e. | sd | mean s.e./sd | coverage (MC s.e.) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in summary.itertuples(index=False):
+        print(f"| {r.design} | {r.term} | {r.truth:g} | {r.failed} | {r.bias:+.4f} | {r.rmse:.4f} | "
+              f"{r.mean_se:.4f} | {r.sd:.4f} | {r.mean_se / r.sd:.3f} | {r.coverage:.3f} ({r.coverage_mcse:.3f}) |")
 
 
 if __name__ == "__main__":

@@ -264,7 +264,7 @@ write.csv(data.frame(sar_tobit = tt, sar_probit = tp), file.path(dir, "seconds.c
 
 def cross_section(n: int = 400, seed: int = 11) -> tuple[pd.DataFrame, sp.csr_array]:
     """A cross-section y* = 0.4 W y* - 0.3 + x1 - x2 + e on a symmetric 6-nearest-neighbour graph (~58% y = 0)."""
-    from test_models_panel_helpers import knn_graph
+    from interdep.montecarlo import knn_graph
 
     rng = np.random.default_rng(seed)
     ids = list(range(1, n + 1))

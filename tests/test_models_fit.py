@@ -71,7 +71,7 @@ def test_fit_json_notes_rows_dropped_and_restandardised(sim):
     notes = " ".join(res.fit["notes"])
     assert "3 of" in notes and "dropped" in notes
     assert "row-standardised again" in notes
-    assert "Lee-Yu" in notes
+    assert "degrees-of-freedom correction" in notes and "unbalanced panel" in notes
     assert res.fit["n_obs"] == len(sim[0]) - 3
 
 

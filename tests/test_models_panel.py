@@ -100,7 +100,7 @@ def test_unit_effects_fixed_w_match_spreg_ml_lagfe():
     assert est.diagnostics["lee_yu"] is False
 
 
-def test_lee_yu_correction_applies_only_where_valid():
+def test_lee_yu_correction_unit_effects_and_where_it_holds():
     data = simulate_panel(n=30, t=6, rho=(0.45,), effects="unit", varying=False, seed=3)
     plain = fit_sar_ml(build_design(_spec(data, "unit"), *data), lee_yu=False)
     corrected = fit_sar_ml(build_design(_spec(data, "unit"), *data))
@@ -111,7 +111,89 @@ def test_lee_yu_correction_applies_only_where_valid():
     varying = simulate_panel(n=30, t=6, rho=(0.45,), effects="unit", varying=True, seed=3)
     est = fit_sar_ml(build_design(_spec(varying, "unit"), *varying))
     assert est.diagnostics["lee_yu"] is False
-    assert "weights vary" in est.diagnostics["notes"][0]
+    assert "W varies over years" in est.diagnostics["fixed_effects_correction"]
+    assert est.sigma2 == pytest.approx(est.diagnostics["sigma2_ml"] * 180 / 150, rel=1e-12)
+
+
+def _orthonormal_complement(n: int) -> np.ndarray:
+    """F (n x n-1): orthonormal columns orthogonal to the vector of ones (Lee & Yu's F_{n,n-1})."""
+    q, _ = np.linalg.qr(np.column_stack([np.ones(n), np.eye(n)[:, : n - 1]]))
+    return q[:, 1:]
+
+
+@pytest.mark.parametrize("effects", ["time", "twoway"])
+def test_lee_yu_time_transformation_equals_ml_on_transformed_data(effects):
+    """Lee & Yu (2010): with row-standardised W, time (and two-way) effects are removed exactly by
+    y*_t = F'y_t, W* = F'WF. Fitted here by brute force (dense log-determinant of each year's W*, explicit unit
+    demeaning of the transformed data for two-way) and compared with the estimator."""
+    panel, graphs = simulate_panel(n=25, t=5, rho=(0.4,), effects=effects, varying=True, seed=17)
+    design = build_design(_spec((panel, graphs), effects), panel, graphs)
+    est = fit_sar_ml(design)
+    T = design.n_periods
+    F = _orthonormal_complement(25)
+    ys, wys, xs, wstars = [], [], [], []
+    for t, blk in enumerate(design.blocks):
+        W = design.weights["c0"][t].toarray()
+        ys.append(F.T @ design.y[blk])
+        wys.append(F.T @ W @ design.y[blk])
+        xs.append(F.T @ design.X[blk])
+        wstars.append(F.T @ W @ F)
+    y, wy, X = np.concatenate(ys), np.concatenate(wys), np.vstack(xs)
+    if effects == "twoway":  # unit effects: F'alpha is constant over time -> demean each transformed row
+        def demean(v):
+            v3 = v.reshape(T, 24, -1)
+            return (v3 - v3.mean(axis=0)).reshape(T * 24, -1)
+        y, wy, X = demean(y[:, None])[:, 0], demean(wy[:, None])[:, 0], demean(X)
+    n_eff = T * 24
+
+    def negll(r: float) -> float:
+        e = y - r * wy
+        b = np.linalg.lstsq(X, e, rcond=None)[0]
+        ssr = np.sum((e - X @ b) ** 2)
+        return 0.5 * n_eff * np.log(ssr) - sum(np.linalg.slogdet(np.eye(24) - r * ws)[1] for ws in wstars)
+
+    from scipy.optimize import minimize_scalar
+    ref = minimize_scalar(negll, bounds=(-0.9, 0.95), method="bounded", options={"xatol": 1e-11}).x
+    np.testing.assert_allclose(est.params[-1], ref, atol=1e-7)
+    e = y - ref * wy
+    b = np.linalg.lstsq(X, e, rcond=None)[0]
+    np.testing.assert_allclose(est.params[:-1], b, rtol=1e-6)
+    dof = T * 24 - (24 if effects == "twoway" else 0)
+    np.testing.assert_allclose(est.sigma2, np.sum((e - X @ b) ** 2) / dof, rtol=1e-6)
+    assert "Lee-Yu (2010) transformation" in est.diagnostics["fixed_effects_correction"]
+
+
+@pytest.mark.parametrize("effects", ["unit", "time", "twoway"])
+def test_projected_traces_equal_lee_yu_closed_forms_and_dense_projection(effects):
+    """The information's traces after the projection Q equal Lee & Yu's transformed-approach traces (balanced,
+    fixed row-standardised W) and a dense computation with Q written out (unbalanced, W varying)."""
+    from interdep.models.panel_ml import _per_year_g, _traces
+
+    panel, graphs = simulate_panel(n=20, t=4, rho=(0.4,), effects=effects, varying=False, seed=2)
+    design = build_design(_spec((panel, graphs), effects), panel, graphs)
+    rho = np.array([0.4])
+    tr_g, tr_gtg, tr_gg = _traces(design, _per_year_g(design, rho), projected=True)
+    W = design.weights["c0"][0].toarray()
+    G = W @ np.linalg.inv(np.eye(20) - 0.4 * W)
+    T, a = 4, 1 / (1 - 0.4)
+    GtG_J = np.ones(20) @ G @ G.T @ np.ones(20) / 20  # 1'GG'1/N
+    closed = {"unit": (3 * np.trace(G), 3 * np.sum(G * G), 3 * np.trace(G @ G)),
+              "time": (T * (np.trace(G) - a), T * (np.sum(G * G) - GtG_J), T * (np.trace(G @ G) - a**2)),
+              "twoway": (3 * (np.trace(G) - a), 3 * (np.sum(G * G) - GtG_J), 3 * (np.trace(G @ G) - a**2))}
+    np.testing.assert_allclose([tr_g[0], tr_gtg[0, 0], tr_gg[0, 0]], closed[effects], rtol=1e-10)
+    # unbalanced, W varying, two channels: against Q as a dense matrix
+    panel, graphs = simulate_panel(n=15, t=4, rho=(0.3, 0.2), effects=effects, varying=True, drop=0.2, seed=4)
+    design = build_design(_spec((panel, graphs), effects), panel, graphs)
+    rho = np.array([0.3, 0.2])
+    gs = _per_year_g(design, rho)
+    tr_g, tr_gtg, tr_gg = _traces(design, gs, projected=True)
+    Q = design.projector(np.eye(design.n_obs))
+    Gs = [sp.block_diag([g[c] for g in gs]).toarray() for c in range(2)]
+    for c in range(2):
+        np.testing.assert_allclose(tr_g[c], np.trace(Q @ Gs[c]), rtol=1e-10)
+        for d in range(2):
+            np.testing.assert_allclose(tr_gtg[c, d], np.trace(Gs[c].T @ Q @ Gs[d]), rtol=1e-10)
+            np.testing.assert_allclose(tr_gg[c, d], np.trace(Q @ Gs[c] @ Q @ Gs[d]), rtol=1e-10)
 
 
 def test_time_varying_stacked_equals_spreg_ml_lag_lu():
@@ -130,7 +212,7 @@ def test_time_varying_stacked_equals_spreg_ml_lag_lu():
 def test_unbalanced_twoway_projection_equals_explicit_dummies():
     data = simulate_panel(n=20, t=5, rho=(0.3, 0.2), effects="twoway", drop=0.2, seed=5)
     panel, graphs = data
-    within = fit_sar_ml(build_design(_spec(data, "twoway"), panel, graphs))
+    within = fit_sar_ml(build_design(_spec(data, "twoway"), panel, graphs), lee_yu=False)
     units = pd.get_dummies(panel["ccode"], prefix="u", dtype=float).iloc[:, 1:]
     years = pd.get_dummies(panel["year"], prefix="t", dtype=float).iloc[:, 1:]
     wide = pd.concat([panel, units, years], axis=1)
@@ -176,11 +258,11 @@ def _numerical_hessian(f, x: np.ndarray) -> np.ndarray:
 def test_analytical_information_agrees_with_numerical_hessian(rho, effects):
     data = simulate_panel(n=60, t=8, rho=rho, effects=effects, varying=True, seed=21)
     design = build_design(_spec(data, effects), *data)
-    est = fit_sar_ml(design)
+    est = fit_sar_ml(design, lee_yu=False)  # the direct-approach likelihood written out in _full_loglik
     theta = np.concatenate([est.params, [est.diagnostics["sigma2_ml"]]])
     H = _numerical_hessian(lambda x: _full_loglik(design, x), theta)
     se_num = np.sqrt(np.diag(np.linalg.inv(-H)))[:-1]
-    observed = fit_sar_ml(design, information="observed")
+    observed = fit_sar_ml(design, information="observed", lee_yu=False)
     np.testing.assert_allclose(observed.std_errors, se_num, rtol=1e-4)
     # expected (default) vs observed information: equal in the limit, close at n = 480
     np.testing.assert_allclose(est.std_errors, se_num, rtol=0.1)

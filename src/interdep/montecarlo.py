@@ -5,16 +5,21 @@ A *study* (``montecarlo:`` in the configuration, see ``config/montecarlo.yaml``)
 - ``estimators``: name -> a model specification without data (``estimator``, ``effects``, optionally ``weights``
   = the channels it uses, default all the design's channels); each is fitted with :func:`interdep.models.fit.fit_model`,
   the pipeline's own entry point, so the study validates exactly the code the pipeline runs;
-- ``designs``: each a data-generating process ``y_t = sum_c rho_c W_ct y_t + intercept + X_t beta + alpha + gamma_t
-  + sigma e_t`` for ``n`` states over ``t`` periods: channels (``rho``, kind of ``W``: k-nearest neighbours on
-  random coordinates or a random graph of mean degree ``k``, fixed or time-varying), unit / time / two-way
-  effects, the ``beta``'s, and the estimators to run on it;
+- ``designs``: each a data-generating process ``y_t = sum_c rho_c W_ct y_t + intercept + X_t beta
+  + sum_c W_ct X_t theta_c + alpha + gamma_t + sigma h_t e_t`` for ``n`` states over ``t`` periods: channels
+  (``rho``, kind of ``W``: k-nearest neighbours on random coordinates or a random graph of mean degree ``k``,
+  fixed or time-varying), unit / time / two-way effects, the ``beta``'s (and optional ``theta``'s, SDM), a share
+  ``drop`` of state-years missing at random (unbalanced panel), optional heteroskedasticity ``hetero`` and the
+  estimators to run on it;
 - ``replications`` split into chunks of ``chunk_size`` (one Snakemake job per design and chunk).
 
 Randomness: the geography (the ``W``'s) of a design is drawn once from ``(seed, design id)``, so every replication
 of a design sees the same weights; each replication's ``X``, effects and errors are drawn from
 ``(seed, design id, replication)`` (:func:`replication_seed`). Results therefore do not depend on how the
 replications are split into chunks, nor on where a chunk runs (locally or on a cluster node).
+
+This is the package's one panel simulator: the tests, the benchmarks and the Monte Carlo workflow all draw their
+panels with :func:`simulate` (or :func:`simulate_panel`, a keyword front end for one-off panels).
 """
 
 from __future__ import annotations
@@ -33,7 +38,9 @@ from libpysal.graph import Graph
 
 from interdep.errors import EstimationError, InputError
 from interdep.io import atomic_write, read_table, write_table, write_text
+from interdep.models.design import restrict_weights
 from interdep.models.fit import fit_model
+from interdep.models.panel_ml import single_thread_blas
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -50,6 +57,7 @@ __all__ = [
     "replication_seed",
     "run_chunk",
     "simulate",
+    "simulate_panel",
     "summarise",
     "true_value",
     "write_chunk",
@@ -61,6 +69,7 @@ REPLICATION_COLUMNS = ["design", "estimator", "replication", "term", "truth", "e
 SUMMARY_COLUMNS = ["design", "estimator", "term", "truth", "replications", "failed", "mean", "bias", "bias_mcse",
                    "rmse", "sd", "mean_se", "coverage", "coverage_mcse"]
 W_KINDS = ("knn", "random")
+ESTIMATOR_OPTIONS = ("lee_yu", "w_missing")  # model-entry options an estimator of a study may set
 EFFECTS = ("none", "unit", "time", "twoway")
 FIRST_YEAR = 2000
 OUTCOME = "y"
@@ -90,6 +99,9 @@ class Design:
     sigma: float = 1.0
     effects: str = "none"
     estimators: tuple[str, ...] = ()
+    theta: tuple[float, ...] = ()   # SDM: W_c X coefficients, channel by channel (len = channels x regressors)
+    drop: float = 0.0               # share of state-years missing at random (drawn anew in every replication)
+    hetero: float = 0.0             # error sd_it = sigma * exp(hetero * x1_it / 2); 0 = homoskedastic
 
     @property
     def regressors(self) -> list[str]:
@@ -160,10 +172,18 @@ def parse_study(study: Mapping[str, Any], source: str = "config") -> tuple[list[
         if effects not in EFFECTS:
             raise InputError(f"unknown effects (known: {', '.join(EFFECTS)})", file=source, row=f"{where}.effects",
                              value=effects)
-        designs.append(Design(id=d["id"], n=int(d["n"]), t=int(d["t"]), channels=channels,
-                              beta=tuple(float(b) for b in d.get("beta", (1.0, -0.5))),
+        beta = tuple(float(b) for b in d.get("beta", (1.0, -0.5)))
+        theta = tuple(float(v) for v in d.get("theta", ()))
+        if theta and len(theta) != len(beta) * len(channels):
+            raise InputError("theta needs one value per channel and regressor", file=source, row=f"{where}.theta",
+                             value=list(theta))
+        drop = float(d.get("drop", 0.0))
+        if not 0 <= drop < 1:
+            raise InputError("drop must be in [0, 1)", file=source, row=f"{where}.drop", value=drop)
+        designs.append(Design(id=d["id"], n=int(d["n"]), t=int(d["t"]), channels=channels, beta=beta,
                               intercept=float(d.get("intercept", 1.0)), sigma=float(d.get("sigma", 1.0)),
-                              effects=effects, estimators=names))
+                              effects=effects, estimators=names, theta=theta, drop=drop,
+                              hetero=float(d.get("hetero", 0.0))))
     if not designs:
         raise InputError("no designs", file=source, row="montecarlo.designs")
     return designs, estimators
@@ -198,6 +218,11 @@ def _knn(coords: np.ndarray, k: int) -> np.ndarray:
     return np.maximum(a, a.T)  # symmetric (union), so every state has at least k neighbours
 
 
+def knn_graph(coords: np.ndarray, ids: list[int], k: int) -> Graph:
+    """Row-standardised symmetric (union) k-nearest-neighbour graph of points ``coords``, ids ``ids``."""
+    return _row_standardised(_knn(coords, k), ids)
+
+
 def _random_graph(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
     upper = np.triu(rng.uniform(size=(n, n)) < k / (n - 1), 1).astype(float)
     return upper + upper.T  # isolated states (islands) are possible and kept, as in real channels
@@ -227,26 +252,72 @@ def simulate(design: Design, graphs: Mapping[str, Mapping[int, Graph]], seed: in
     """One replication's panel (``ccode, year, y, x1, ...``) drawn from the design's process.
 
     ``X`` is correlated with the unit effects (``x = z + 0.5 alpha``), so ignoring them biases the estimates.
+    With ``drop > 0`` each state-year is missing with that probability (independently, anew in every
+    replication); the process then runs on the states present, with each year's ``W`` restricted to them and
+    row-standardised again (what the estimators' ``w_missing: restandardise`` assumes), and the missing rows are
+    absent from the panel. With ``hetero != 0`` the error of state-year ``it`` has standard deviation
+    ``sigma * exp(hetero * x1_it / 2)``.
     """
     rng = np.random.default_rng(replication_seed(seed, design.id, replication))
     n, k = design.n, len(design.beta)
+    ids = np.asarray(design.ids)
     alpha = rng.normal(size=n) if design.effects in ("unit", "twoway") else np.zeros(n)
     gamma = rng.normal(size=design.t) if design.effects in ("time", "twoway") else np.zeros(design.t)
+    theta = np.asarray(design.theta, dtype=float).reshape(len(design.channels), k) if design.theta else None
     frames = []
     for s, year in enumerate(design.years):
         X = rng.normal(size=(n, k)) + 0.5 * alpha[:, None]
         e = rng.normal(size=n)
-        mu = design.intercept + X @ np.asarray(design.beta) + alpha + gamma[s] + design.sigma * e
-        A = np.eye(n)
-        for c in design.channels:
-            A -= c.rho * graphs[c.name][year].sparse.toarray()
+        keep = rng.uniform(size=n) >= design.drop if design.drop > 0 else np.ones(n, dtype=bool)
+        sd = design.sigma * np.exp(design.hetero * X[:, 0] / 2) if design.hetero else design.sigma
+        mu = design.intercept + X @ np.asarray(design.beta) + alpha + gamma[s] + sd * e
+        idx = np.flatnonzero(keep)
+        A = np.eye(len(idx))
+        mu = mu[idx]
+        for c, ch in enumerate(design.channels):
+            W = graphs[ch.name][year].sparse
+            if len(idx) < n:
+                W, _ = restrict_weights(W, list(ids), list(ids[idx]))
+            W = W.toarray()
+            A -= ch.rho * W
+            if theta is not None:
+                mu = mu + (W @ X[idx]) @ theta[c]
         y = np.linalg.solve(A, mu)
-        frame = pd.DataFrame(X, columns=design.regressors)
+        frame = pd.DataFrame(X[idx], columns=design.regressors)
         frame.insert(0, OUTCOME, y)
         frame.insert(0, "year", year)
-        frame.insert(0, "ccode", design.ids)
+        frame.insert(0, "ccode", ids[idx])
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
+
+
+def simulate_panel(
+    n: int = 40,
+    t: int = 5,
+    rho: tuple[float, ...] = (0.4,),
+    beta: tuple[float, ...] = (1.0, -1.0),
+    theta: tuple[float, ...] | None = None,
+    effects: str = "none",
+    varying: bool = True,
+    drop: float = 0.0,
+    seed: int = 0,
+    k: int = 4,
+    hetero: float = 0.0,
+) -> tuple[pd.DataFrame, dict[str, dict[int, Graph]]]:
+    """A one-off simulated panel and its weights: :func:`simulate` on a :class:`Design` built from keywords.
+
+    ``y = sum_c rho_c W_ct y + 1 + X beta (+ sum_c W_ct X theta_c) + effects + e`` with channels ``c0, c1, ...``:
+    symmetrised kNN graphs (``k + c`` neighbours) on random coordinates, jittered every year when ``varying``;
+    ``drop`` is the share of state-years missing at random (unbalanced panel). Returns the panel (``ccode, year,
+    y, x1, ...``) and channel -> {year -> row-standardised Graph over all ``n`` states}; the estimators restrict
+    each year's graph to the states present, as the process did.
+    """
+    design = Design(id="simulate_panel", n=n, t=t, effects=effects, beta=tuple(beta), intercept=1.0,
+                    channels=tuple(Channel(name=f"c{c}", rho=float(r), w="knn", k=k + c, varying=varying)
+                                   for c, r in enumerate(rho)),
+                    theta=tuple(theta) if theta is not None else (), drop=drop, hetero=hetero)
+    graphs = design_graphs(design, seed)
+    return simulate(design, graphs, seed, 0), graphs
 
 
 # ----------------------------------------------------------------------------------------------- fits
@@ -257,7 +328,8 @@ def model_spec(design: Design, name: str, estimator: Mapping[str, Any]) -> dict[
         weights = weights[:1]  # OLS uses a channel for its residual diagnostics only
     return {"id": f"{design.id}.{name}", "estimator": estimator["estimator"], "weights": weights,
             "outcome": OUTCOME, "regressors": design.regressors, "years": [design.years[0], design.years[-1]],
-            "effects": estimator.get("effects", "none"), "impact_draws": 0}
+            "effects": estimator.get("effects", "none"), "impact_draws": 0,
+            **{k: estimator[k] for k in ESTIMATOR_OPTIONS if k in estimator}}
 
 
 def true_value(design: Design, term: str) -> float:
@@ -269,8 +341,12 @@ def true_value(design: Design, term: str) -> float:
     for c in design.channels:
         if term == f"rho_{c.name}":
             return c.rho
+    for c, ch in enumerate(design.channels):
+        for j, x in enumerate(design.regressors):
+            if term == f"W_{ch.name}_{x}":
+                return design.theta[c * len(design.beta) + j] if design.theta else 0.0
     if term.startswith(("W_", "lambda_")):
-        return 0.0  # no spatially lagged X and no spatial error in the process
+        return 0.0  # no spatially lagged X beyond theta and no spatial error in the process
     return math.nan
 
 
@@ -284,7 +360,8 @@ def run_chunk(design: Design, estimators: Mapping[str, Mapping[str, Any]], repli
     graphs = design_graphs(design, seed)
     rows: list[dict[str, Any]] = []
     for r in replications:
-        panel = simulate(design, graphs, seed, r)
+        with single_thread_blas():  # n x n solves: BLAS threads only add overhead (see panel_ml)
+            panel = simulate(design, graphs, seed, r)
         for name in design.estimators:
             spec = model_spec(design, name, estimators[name])
             try:

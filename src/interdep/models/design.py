@@ -26,6 +26,7 @@ __all__ = [
     "build_design",
     "check_collinearity",
     "restrict_weights",
+    "rows_losing_neighbours",
 ]
 
 EFFECTS = ("none", "unit", "time", "twoway")
@@ -63,6 +64,10 @@ class Design:
         ``none``, ``unit``, ``time`` or ``twoway``.
     notes : list of str
         What happened on the way (rows dropped, weights re-standardised, ...).
+    w_missing : dict
+        How missing state-years changed the weights: ``mode`` (``restandardise`` or ``keep``) and per channel
+        ``rows`` (state-years in the sample), ``rows_changed`` (those that lost a neighbour) and ``share``;
+        ``warning`` when a share exceeds ``W_ROWS_WARN_SHARE``.
     """
 
     model_id: str
@@ -78,6 +83,7 @@ class Design:
     effects: str = "none"
     notes: list[str] = field(default_factory=list)
     cache: dict = field(default_factory=dict, repr=False, compare=False)
+    w_missing: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_obs(self) -> int:
@@ -170,8 +176,16 @@ def _dummies(labels: np.ndarray) -> sp.csr_array:
     return sp.csr_array((np.ones(n), (np.arange(n), codes)), shape=(n, codes.max() + 1))
 
 
-def restrict_weights(w: sp.sparray, ids: Sequence[Any], keep: Sequence[Any]) -> tuple[sp.csr_array, bool]:
+W_MISSING = ("restandardise", "keep")
+W_ROWS_WARN_SHARE = 0.05  # fit.json warns when more than this share of W rows lost neighbours
+
+
+def restrict_weights(w: sp.sparray, ids: Sequence[Any], keep: Sequence[Any], *,
+                     restandardise: bool = True) -> tuple[sp.csr_array, bool]:
     """Restrict a weight matrix to the ids in ``keep`` (in that order) and row-standardise it again.
+
+    With ``restandardise=False`` the source weights are kept: a dropped neighbour's weight is lost, not
+    redistributed over the neighbours that remain (rows may then sum to less than one).
 
     Parameters
     ----------
@@ -195,9 +209,21 @@ def restrict_weights(w: sp.sparray, ids: Sequence[Any], keep: Sequence[Any]) -> 
     sub = sp.csr_array(w[pos][:, pos])
     sub.eliminate_zeros()
     removed = len(keep) != len(ids)
+    if not restandardise:
+        return sub, removed
     rs = np.asarray(sub.sum(axis=1)).ravel()
     scale = np.divide(1.0, rs, out=np.zeros_like(rs), where=rs != 0)
     return sp.csr_array(sp.diags_array(scale) @ sub), removed
+
+
+def rows_losing_neighbours(w: sp.sparray, ids: Sequence[Any], keep: Sequence[Any]) -> int:
+    """How many rows of ``w`` kept in ``keep`` lose at least one neighbour (a nonzero weight) to the restriction."""
+    pos = pd.Index(ids).get_indexer(pd.Index(keep))
+    pos = pos[pos >= 0]
+    rows = sp.csr_array(w)[pos]
+    rows.eliminate_zeros()
+    sub = sp.csr_array(rows[:, pos])
+    return int(np.count_nonzero(np.diff(sub.indptr) < np.diff(rows.indptr)))
 
 
 def check_collinearity(Z: np.ndarray, names: Sequence[str], model_id: str, *, tol: float = 1e-9) -> None:
@@ -242,12 +268,13 @@ def _years_range(spec: Mapping[str, Any], panel: pd.DataFrame) -> tuple[int, int
 
 
 def _lagged_outcome(
-    panel: pd.DataFrame, outcome: str, channels: Sequence[str], graphs: Mapping[str, Mapping[int, Any]]
+    panel: pd.DataFrame, outcome: str, channels: Sequence[str], graphs: Mapping[str, Mapping[int, Any]],
+    restandardise: bool = True,
 ) -> pd.DataFrame:
     """``<outcome>_lag1`` and ``W_<channel>_<outcome>_lag1`` per (ccode, year): the previous year's values.
 
     The spatial lag of year t-1 uses that year's graph restricted to the states with a non-missing outcome
-    (row-standardised again).
+    (row-standardised again unless ``restandardise`` is false).
     """
     prev = panel.loc[panel[outcome].notna(), ["ccode", "year", outcome]]
     out = prev.rename(columns={outcome: f"{outcome}_lag1"}).copy()
@@ -259,7 +286,7 @@ def _lagged_outcome(
                 continue
             ids = list(g.unique_ids)
             mask = rows["ccode"].isin(set(ids))
-            w, _ = restrict_weights(g.sparse, ids, rows.loc[mask, "ccode"].tolist())
+            w, _ = restrict_weights(g.sparse, ids, rows.loc[mask, "ccode"].tolist(), restandardise=restandardise)
             vals.loc[rows.index[mask]] = w @ rows.loc[mask, outcome].to_numpy(dtype=float)
         out[f"W_{ch}_{outcome}_lag1"] = vals
     return out.assign(year=out["year"] + 1)
@@ -280,7 +307,10 @@ def build_design(
     spec : mapping
         The model entry (``id``, ``outcome``, ``regressors``, ``weights``, ``years``, ``effects``; optional
         ``wx_regressors``: the regressors to lag spatially, default all; ``complete_cases``: further columns a
-        row must have non-missing to enter, so that nested models are fitted on one sample).
+        row must have non-missing to enter, so that nested models are fitted on one sample; ``w_missing``:
+        ``restandardise`` (default: each year's W restricted to the states in the sample and row-standardised
+        again) or ``keep`` (restricted, the source weights kept: a missing neighbour's weight is lost, not
+        redistributed)).
     panel : pandas.DataFrame
         Country-year panel with ``ccode``, ``year`` and the named columns.
     graphs : mapping
@@ -325,6 +355,11 @@ def build_design(
             raise InputError(f"model {mid!r}: wx_regressors entry {x!r} is not among the regressors", value=x)
     if spatial_x and not channels:
         raise InputError(f"model {mid!r}: this estimator needs at least one weights channel")
+    w_missing = spec.get("w_missing", "restandardise")
+    if w_missing not in W_MISSING:
+        raise InputError(f"model {mid!r}: unknown w_missing {w_missing!r}; expected one of {', '.join(W_MISSING)}",
+                         value=w_missing)
+    restd_mode = w_missing == "restandardise"
     y0, y1 = _years_range(spec, panel)
     notes: list[str] = []
 
@@ -338,7 +373,7 @@ def build_design(
         data = data.loc[~incomplete]
     extra: list[str] = []
     if dynamic:
-        lagged = _lagged_outcome(panel, outcome, channels, graphs)
+        lagged = _lagged_outcome(panel, outcome, channels, graphs, restandardise=restd_mode)
         extra = [c for c in lagged.columns if c not in ("ccode", "year")]
         data = data.merge(lagged, on=["ccode", "year"], how="left")
     n_before = len(data)
@@ -360,11 +395,23 @@ def build_design(
     ends = np.searchsorted(data["year"].to_numpy(), years, side="right")
     blocks = [slice(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
     weights: dict[str, list[sp.csr_array]] = {}
+    w_report: dict[str, Any] = {"mode": w_missing, "channels": {}}
     for ch in channels:
-        weights[ch], restd = _channel_blocks(mid, ch, graphs[ch], data, years, blocks)
+        weights[ch], restd, changed = _channel_blocks(mid, ch, graphs[ch], data, years, blocks, restd_mode)
         if restd:
-            notes.append(f"weights {ch!r} restricted to the sample's states and row-standardised again in "
+            notes.append(f"weights {ch!r} restricted to the sample's states"
+                         f"{' and row-standardised again' if restd_mode else ' (source weights kept)'} in "
                          f"{restd} of {len(years)} years")
+        share = changed / len(data)
+        w_report["channels"][ch] = {"rows": len(data), "rows_changed": changed, "share": share}
+        if share > W_ROWS_WARN_SHARE:
+            msg = (f"weights {ch!r}: {changed} of {len(data)} rows ({share:.1%}) lost neighbours missing from the "
+                   "sample; " + ("their weights were redistributed over the neighbours present "
+                                 "(w_missing: restandardise)" if restd_mode else
+                                 "their weights were dropped (w_missing: keep)")
+                   + "; the spatial estimates can depend on this (docs/missing_neighbours.md)")
+            w_report.setdefault("warnings", []).append(msg)
+            notes.append("WARNING: " + msg)
 
     names = [] if effects != "none" else [CONST]
     cols = [] if effects != "none" else [np.ones(len(y))]
@@ -374,7 +421,7 @@ def build_design(
     design = Design(
         model_id=mid, y=y, X=np.empty((len(y), 0)), names=[], regressors=list(regressors), channels=channels,
         years=years, blocks=blocks, weights=weights, sample=data[["ccode", "year"]].copy(), effects=effects,
-        notes=notes,
+        notes=notes, w_missing=w_report if channels else {},
     )
     if spatial_x:
         for ch in channels:
@@ -416,10 +463,12 @@ def check_links(design: Design) -> None:
 
 
 def _channel_blocks(
-    mid: str, ch: str, by_year: Mapping[int, Any], data: pd.DataFrame, years: np.ndarray, blocks: list[slice]
-) -> tuple[list[sp.csr_array], int]:
+    mid: str, ch: str, by_year: Mapping[int, Any], data: pd.DataFrame, years: np.ndarray, blocks: list[slice],
+    restandardise: bool = True,
+) -> tuple[list[sp.csr_array], int, int]:
+    """Each year's weights restricted to the sample; how many years changed and how many rows lost neighbours."""
     out = []
-    restd = 0
+    restd = changed = 0
     codes = data["ccode"].to_numpy()
     for year, blk in zip(years, blocks, strict=True):
         g = by_year.get(int(year))
@@ -428,12 +477,14 @@ def _channel_blocks(
                              value=int(year))
         keep = codes[blk].tolist()
         try:
-            w, removed = restrict_weights(g.sparse, list(g.unique_ids), keep)
+            w, removed = restrict_weights(g.sparse, list(g.unique_ids), keep, restandardise=restandardise)
         except KeyError as err:
             raise InputError(
                 f"model {mid!r}: states in the panel but not in weights {ch!r} for year {int(year)}",
                 value=err.args[0][:10],
             ) from err
         restd += int(removed)
+        if removed:
+            changed += rows_losing_neighbours(g.sparse, list(g.unique_ids), keep)
         out.append(w)
-    return out, restd
+    return out, restd, changed

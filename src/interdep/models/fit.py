@@ -40,7 +40,14 @@ from interdep.models import cross_section as cs
 from interdep.models.bayes.fit import BAYES_ESTIMATORS, fit_bayes, identified_sample
 from interdep.models.design import EFFECTS, Design, build_design
 from interdep.models.impacts import linear_impacts, spatial_impacts
-from interdep.models.panel_ml import at_bound, channel_bounds, fit_sar_ml, profile_log_likelihood
+from interdep.models.panel_ml import (
+    _spectra,
+    at_bound,
+    channel_bounds,
+    fit_sar_ml,
+    profile_log_likelihood,
+    single_thread_blas,
+)
 from interdep.models.result import Estimate
 
 __all__ = ["ESTIMATORS", "SPEC_KEYS", "FitResult", "fit_model", "spec_schema"]
@@ -49,7 +56,7 @@ ESTIMATORS = ("ols", "slx", "sar_ml", "sdm_ml", "sem_ml", "sar_gmm", "sac", "sac
 SPEC_KEYS = (
     "id", "estimator", "weights", "outcome", "regressors", "years", "effects",
     "dynamic", "wx_regressors", "lee_yu", "impact_draws", "w_lags", "description", "label", "complete_cases",
-    "mcmc", "priors",
+    "mcmc", "priors", "w_missing",
 )
 log = logging.getLogger(__name__)
 _CROSS_SECTION = {"sem_ml": cs.fit_sem_ml, "sar_gmm": cs.fit_sar_gmm, "sac": cs.fit_sac_gmm,
@@ -112,6 +119,7 @@ def spec_schema() -> dict[str, Any]:
             "priors": {"type": "object", "additionalProperties": False,
                        "properties": {k: {"type": "number", "minimum": 0}
                                       for k in ("sigma2_shape", "sigma2_rate", "rho_a", "rho_b")}},
+            "w_missing": {"enum": ["restandardise", "keep"], "default": "restandardise"},
         },
     }
 
@@ -174,8 +182,11 @@ def _dispatch(est_name: str, spec: Mapping[str, Any], design: Design, seed: int)
         est = _fit_ols_like(design, slx=est_name == "slx")
         return est, linear_impacts(est, design.regressors, design.channels if est_name == "slx" else [])
     if est_name in ("sar_ml", "sdm_ml"):
+        if draws and len(design.channels) == 1:  # one eigen-decomposition per distinct year for fit and impacts
+            with single_thread_blas():
+                _spectra(design, design.channels[0], vectors=True)
         est = fit_sar_ml(design, estimator=est_name, lee_yu=bool(spec.get("lee_yu", True)), dynamic=dynamic)
-        return est, spatial_impacts(est, design, draws=draws, seed=seed)
+        return est, spatial_impacts(est, design, draws=draws, seed=seed, long_run=dynamic)
     fn: Callable[..., Estimate] = _CROSS_SECTION[est_name]
     kwargs = {"w_lags": int(spec.get("w_lags", 1))} if est_name in ("sar_gmm", "sac") else {}
     if est_name == "sar_gmm":  # one or several channels
@@ -291,7 +302,8 @@ def fit_model(
     estimate.impacts = impacts
     seconds = time.perf_counter() - t0
     if est_name in ("sar_ml", "sdm_ml"):
-        profile = profile_log_likelihood(design, np.array(list(estimate.spatial("rho").values())))
+        profile = profile_log_likelihood(design, np.array(list(estimate.spatial("rho").values())),
+                                         lee_yu=bool(spec.get("lee_yu", True)))
     else:
         profile = pd.DataFrame(columns=["channel", "rho", "log_likelihood"])
     fit = _fit_json(spec, est_name, design, estimate, impacts, seconds, seed)
@@ -308,7 +320,13 @@ def _fit_json(spec: Mapping[str, Any], est_name: str, design: Design, est: Estim
     if est.diagnostics.get("note"):
         notes.append(str(est.diagnostics["note"]))
     if spec.get("dynamic"):
-        notes.append("impacts are short-run (the lagged outcome terms are not propagated)")
+        notes.append("impacts: direct / indirect / total are short-run (the lagged outcome terms not propagated); "
+                     "long_run_* are the long-run (steady-state) effects, Elhorst (2014), each year's W held fixed")
+        if impacts.attrs.get("long_run"):
+            notes.append(str(impacts.attrs["long_run"]))
+        if impacts.attrs.get("draws_discarded_long_run"):
+            notes.append(f"{impacts.attrs['draws_discarded_long_run']} impact draws without a steady state left out "
+                         "of the long-run intervals")
     if "draws_discarded" in impacts.attrs and impacts.attrs["draws_discarded"]:
         notes.append(f"{impacts.attrs['draws_discarded']} impact draws discarded (rho outside its admissible "
                      "interval)")
@@ -350,9 +368,14 @@ def _fit_json(spec: Mapping[str, Any], est_name: str, design: Design, est: Estim
     lam = est.spatial("lambda")
     if lam:
         fit["lambda"] = {k: _num(v) for k, v in lam.items()}
+    if design.w_missing:
+        fit["w_missing"] = design.w_missing
     if "lee_yu" in est.diagnostics:
         fit["lee_yu"] = bool(est.diagnostics["lee_yu"])
         fit["sigma2_ml"] = _num(est.diagnostics["sigma2_ml"])
+        fit["fixed_effects_correction"] = est.diagnostics.get("fixed_effects_correction")
+        if "log_likelihood_transformed" in est.diagnostics:
+            fit["log_likelihood_transformed"] = _num(est.diagnostics["log_likelihood_transformed"])
     if "stability" in est.diagnostics:
         fit["stability"] = est.diagnostics["stability"]
     return fit

@@ -292,7 +292,8 @@ def _draws(estimate: Estimate, lay: _Layout, draws: int, seed: int, bounds: list
 
 
 def spatial_impacts(
-    estimate: Estimate, design: Design, *, draws: int = 1000, seed: int = 20260101, level: float = 0.95
+    estimate: Estimate, design: Design, *, draws: int = 1000, seed: int = 20260101, level: float = 0.95,
+    long_run: bool = False,
 ) -> pd.DataFrame:
     """Impacts of a SAR / SDM fit with simulated standard errors and percentile intervals.
 
@@ -309,6 +310,15 @@ def spatial_impacts(
         Seed of the random generator.
     level : float
         Coverage of the percentile intervals.
+    long_run : bool
+        Dynamic model (terms ``<outcome>_lag1`` = tau and ``W_<channel>_<outcome>_lag1`` = eta_c): add the
+        long-run (steady-state) effects, rows with ``effect`` = ``long_run_direct | long_run_indirect |
+        long_run_total`` (Elhorst 2014, sec. 4.4): ``[(1 - tau) I - sum_c (rho_c + eta_c) W_ct]^-1 (beta I +
+        sum_c theta_c W_ct)``, i.e. the short-run formulas at ``rho_c* = (rho_c + eta_c) / (1 - tau)`` with
+        ``beta / (1 - tau)``, ``theta / (1 - tau)``, year by year (each year's W held fixed). Draws without a
+        steady state (``tau >= 1`` or a ``rho*`` outside its admissible interval) are discarded and counted in
+        ``attrs["draws_discarded_long_run"]``; when the estimates themselves have none, no long-run rows and
+        ``attrs["long_run"]`` says why. The direct / indirect / total rows are the short-run effects.
 
     Returns
     -------
@@ -316,33 +326,74 @@ def spatial_impacts(
         ``IMPACT_COLUMNS``; one row per regressor, channel and effect.
     """
     with single_thread_blas():
-        return _spatial_impacts(estimate, design, draws=draws, seed=seed, level=level)
+        return _spatial_impacts(estimate, design, draws=draws, seed=seed, level=level, long_run=long_run)
 
 
-def _spatial_impacts(estimate: Estimate, design: Design, *, draws: int, seed: int, level: float) -> pd.DataFrame:
+def _long_run_params(p: np.ndarray, lay: _Layout, tau: int, eta: list[int]) -> np.ndarray:
+    """Parameter draws (D, p) mapped to their long-run counterparts (see :func:`spatial_impacts`)."""
+    q = p.copy()
+    scale = 1.0 / (1.0 - p[:, tau])
+    for c, r in enumerate(lay.rho):
+        q[:, r] = (p[:, r] + p[:, eta[c]]) * scale
+    for idx in [*lay.beta, *(i for row in lay.theta for i in row if i is not None)]:
+        q[:, idx] = p[:, idx] * scale
+    return q
+
+
+def _spatial_impacts(estimate: Estimate, design: Design, *, draws: int, seed: int, level: float,
+                     long_run: bool = False) -> pd.DataFrame:
     lay = _layout(estimate, design)
     bounds = [rho_bounds([s.lam for s in _spectra(design, c)]) for c in design.channels]
     eig = _eig_terms(design) if len(design.channels) == 1 else None
     method = "eigen-decomposition per year" if eig is not None else "exact per-draw inverses"
 
-    def compute(p: np.ndarray, interpolate: bool = False) -> np.ndarray:
+    def compute(p: np.ndarray, centre: np.ndarray, interpolate: bool = False) -> np.ndarray:
         nonlocal method
         beta, theta, rho = _split(p, lay)
         if eig is not None:
             return _one_channel(eig, design.n_obs, beta, theta, rho)
         if interpolate:
-            f, method = _interpolated_functionals(design, rho, estimate.params[lay.rho])
+            f, method = _interpolated_functionals(design, rho, centre)
             return _combine(f, beta, theta, rho, design.n_obs)
         return _dense(design, beta, theta, rho)
 
-    point = compute(estimate.params[None, :])[0]
+    point = compute(estimate.params[None, :], estimate.params[lay.rho])[0]
     sims, discarded = (_draws(estimate, lay, draws, seed, bounds, design) if draws else (np.zeros((0, 0)), 0))
     interpolate = len(sims) > _INTERPOLATE_ABOVE and len(design.channels) <= 2
-    sim = compute(sims, interpolate) if len(sims) > 1 else None
+    sim = compute(sims, estimate.params[lay.rho], interpolate) if len(sims) > 1 else None
     frame = _frame(point, sim, lay, level)
     frame.attrs.update(draws=draws, draws_used=0 if sim is None else len(sims), draws_discarded=discarded,
                        seed=seed, method=method)
+    if long_run:
+        ylag = next(t for t in estimate.terms if t.endswith("_lag1") and not t.startswith("W_"))
+        tau = estimate.terms.index(ylag)
+        eta = [estimate.terms.index(f"W_{c}_{ylag}") for c in design.channels]
+        lr_hat = _long_run_params(estimate.params[None, :], lay, tau, eta)
+        if not _steady(lr_hat, estimate.params[None, tau], lay, bounds, design)[0]:
+            frame.attrs["long_run"] = (f"no long-run effects: the estimates have no steady state (tau = "
+                                       f"{estimate.params[tau]:.4g}, rho* = {lr_hat[0, lay.rho].round(4).tolist()})")
+            return frame
+        lr_point = compute(lr_hat, lr_hat[0, lay.rho])[0]
+        lr_sims = _long_run_params(sims, lay, tau, eta) if len(sims) else sims
+        ok = _steady(lr_sims, sims[:, tau], lay, bounds, design) if len(sims) else np.zeros(0, dtype=bool)
+        lr_sim = compute(lr_sims[ok], lr_hat[0, lay.rho], interpolate) if ok.sum() > 1 else None
+        lr = _frame(lr_point, lr_sim, lay, level)
+        lr["effect"] = "long_run_" + lr["effect"]
+        attrs = dict(frame.attrs)
+        frame = pd.concat([frame, lr], ignore_index=True)
+        frame.attrs.update(attrs, draws_discarded_long_run=int((~ok).sum()))
     return frame
+
+
+def _steady(lr: np.ndarray, tau: np.ndarray, lay: _Layout, bounds: list[tuple[float, float]],
+            design: Design) -> np.ndarray:
+    """Which long-run parameter rows have a steady state: tau < 1 and admissible rho* (jointly, several)."""
+    ok = tau < 1
+    for c, (lo, hi) in zip(lay.rho, bounds, strict=True):
+        ok &= (lr[:, c] > lo) & (lr[:, c] < hi)
+    if len(lay.rho) > 1 and ok.any():
+        ok[ok] = _jointly_admissible(design, lr[ok][:, lay.rho])
+    return ok
 
 
 def _frame(point: np.ndarray, sim: np.ndarray | None, lay: _Layout, level: float) -> pd.DataFrame:

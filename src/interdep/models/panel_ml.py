@@ -15,10 +15,26 @@ log-Jacobian ``sum_t log|I - sum_c rho_c W_ct|`` is computed
   matrices do not combine), maximised over the box of the single-channel intervals subject to a positive
   determinant (the connected region around zero where ``I - sum_c rho_c W_c`` is invertible).
 
-Standard errors come from the analytical information matrix (Anselin 1988; Lee 2004), with trace terms summed
-over years and the fixed effects concentrated out. With unit effects, a balanced panel and one fixed ``W``, the
-Lee & Yu (2010) correction ``sigma2 * T / (T - 1)`` is applied (together with their transformed-approach
-information matrix); elsewhere the output states why it is not.
+Fixed effects and inference (``lee_yu=True``, the default; Lee & Yu 2010, generalised):
+
+* **time effects** (``time``, ``twoway``) with every year's ``W_ct`` row-standardised (no islands): the
+  time-demeaning transformation is exact for any such ``W_t``, also varying by year and unbalanced, because
+  ``(I - J) W_t = (I - J) W_t (I - J)`` and ``log|I - rho F'W_t F| = log|I - rho W_t| - log(1 - rho)``
+  (``F`` the orthonormal complement of ``1``). The estimator maximises this transformed likelihood,
+  ``-(n - T)/2 log(e'Qe) + sum_t log|I - sum_c rho_c W_ct| - T log(1 - sum_c rho_c)``, which removes the
+  O(1/N) bias of the direct approach. Unit effects only rescale a likelihood (balanced, fixed ``W``) or are
+  handled by the exact projection (Elhorst's direct approach; its rho, beta are consistent for large T).
+* **sigma2** = ``e'Qe / (n - p)``, ``p`` the number of independent dummies: the degrees-of-freedom correction.
+  Balanced with one fixed ``W`` it equals Lee & Yu's: ``N(T-1)``, ``(N-1)T``, ``(N-1)(T-1)``.
+* **information matrix**: the variance of the score with the effects projected out, i.e. every trace of the
+  Anselin / Lee (2004) information taken after the projection ``Q``: ``tr(Q G)``, ``tr(G'QG) + tr(QGQG)``,
+  ``(G mu)'Q(G mu)``, and ``n - p`` for sigma2. In the cases Lee & Yu treat (balanced, fixed row-standardised
+  ``W``) these are exactly their transformed-approach traces (``(T-1) tr(G_N)``, ``T (tr(G_N) - 1/(1-rho))``,
+  ...); elsewhere (unbalanced, ``W`` varying by year) it is the degrees-of-freedom correction the Monte Carlo in
+  ``benchmarks/`` checks.
+
+``lee_yu=False`` gives the plain direct approach (sigma2 = e'Qe / n, unprojected traces), as spreg's
+``ML_LagFE`` and ``spatialreg::lagsarlm`` with dummies.
 """
 
 from __future__ import annotations
@@ -40,7 +56,8 @@ from interdep.errors import EstimationError
 from interdep.models.design import Design, check_collinearity
 from interdep.models.result import Estimate
 
-__all__ = ["Spectrum", "fit_sar_ml", "matrix_key", "rho_bounds", "single_thread_blas", "spectrum", "stability"]
+__all__ = ["Correction", "Spectrum", "correction", "fit_sar_ml", "matrix_key", "rho_bounds", "single_thread_blas",
+           "spectrum", "stability"]
 
 _BOUND_MARGIN = 1e-7
 
@@ -96,16 +113,22 @@ def _symmetrizer(w: sp.csr_array) -> np.ndarray | None:
     return d
 
 
+_CONTROLLER = None
+
+
 @contextlib.contextmanager
 def single_thread_blas() -> Iterator[None]:
     """Run BLAS / LAPACK single-threaded: the per-year matrices are small (n <= 200), where threads only add
     overhead (50x on a loaded 2-core machine). A no-op without threadpoolctl."""
+    global _CONTROLLER
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover
         yield
         return
-    with threadpool_limits(limits=1, user_api="blas"):
+    if _CONTROLLER is None:  # scanning the loaded libraries costs ~25 ms: once per process
+        _CONTROLLER = ThreadpoolController()
+    with _CONTROLLER.limit(limits=1, user_api="blas"):
         yield
 
 
@@ -166,13 +189,19 @@ def channel_bounds(design: Design, channel: str) -> tuple[float, float]:
 
 
 def _spectra(design: Design, channel: str, *, vectors: bool = False) -> list[Spectrum]:
-    """Per-year spectra of ``channel``, computed once per distinct matrix and cached on the design."""
+    """Per-year spectra of ``channel``, computed once per distinct matrix and cached on the design.
+
+    Eigenvalues are taken from a cached decomposition with eigenvectors when there is one (so fit, profile and
+    impacts share one decomposition per distinct year when the vectors were asked for first, as
+    :func:`interdep.models.fit.fit_model` does for one-channel models with impact draws).
+    """
     cache = design.cache.setdefault(("spectrum", vectors), {})
+    with_vectors = design.cache.get(("spectrum", True), {})
     out = []
     for w in design.weights[channel]:
         key = matrix_key(w)
         if key not in cache:
-            cache[key] = spectrum(w, vectors=vectors)
+            cache[key] = with_vectors[key] if key in with_vectors else spectrum(w, vectors=vectors)
         out.append(cache[key])
     return out
 
@@ -265,15 +294,16 @@ def _ssr(gram: np.ndarray, rho: np.ndarray) -> float:
     return float(v @ gram @ v)
 
 
-def _maximise(design: Design, parts: _Parts) -> tuple[np.ndarray, float, bool, str, list[tuple[float, float]]]:
+def _maximise(design: Design, parts: _Parts, corr: Correction
+              ) -> tuple[np.ndarray, float, bool, str, list[tuple[float, float]]]:
     """Maximise the concentrated log-likelihood; returns rho, log-Jacobian at rho, converged, message, bounds."""
-    n = design.n_obs
+    n, T = corr.n_loglik, corr.jacobian_periods
     bounds = [rho_bounds([s.lam for s in _spectra(design, c)]) for c in design.channels]
     if len(design.channels) == 1:
         logdet = _EigLogDet([s.lam for s in _spectra(design, design.channels[0])])
 
         def negll(r: float) -> float:
-            return 0.5 * n * np.log(_ssr(parts.gram, [r]) / n) - logdet(r)
+            return 0.5 * n * np.log(_ssr(parts.gram, [r]) / n) - logdet(r) + (T * np.log(1 - r) if T else 0.0)
 
         res = optimize.minimize_scalar(negll, bounds=bounds[0], method="bounded", options={"xatol": 1e-10})
         rho = np.array([res.x])
@@ -286,11 +316,14 @@ def _maximise(design: Design, parts: _Parts) -> tuple[np.ndarray, float, bool, s
 
     def fun(r: np.ndarray) -> tuple[float, np.ndarray]:
         ld, g, ok = jac(r)
-        if not ok:  # outside the invertible region around 0: a finite wall that pushes back towards 0
+        if not ok or (T and r.sum() >= 1):  # outside the invertible region around 0: a wall pushing back to 0
             return 1e12 * (1.0 + r @ r), 2e12 * r
         ssr = _ssr(parts.gram, r)
         dssr = -2 * (parts.gram[1:, 0] - parts.gram[1:, 1:] @ r)
-        return 0.5 * n * np.log(ssr / n) - ld, 0.5 * n * dssr / ssr - g
+        f, grad = 0.5 * n * np.log(ssr / n) - ld, 0.5 * n * dssr / ssr - g
+        if T:
+            f, grad = f + T * np.log(1 - r.sum()), grad - T / (1 - r.sum())
+        return f, grad
 
     res = optimize.minimize(fun, np.zeros(len(design.channels)), jac=True, method="L-BFGS-B", bounds=bounds,
                             options={"ftol": 1e-13, "gtol": 1e-8, "maxiter": 500})
@@ -346,33 +379,107 @@ def _per_year_g(design: Design, rho: np.ndarray) -> list[list[np.ndarray]]:
     return out
 
 
-def _information(
-    design: Design, parts: _Parts, rho: np.ndarray, mu: np.ndarray, sigma2: float, *,
-    n_eff: float, trace_scale: float = 1.0,
-) -> np.ndarray:
-    """Information matrix of (beta, rho_1..rho_C, sigma2) with the fixed effects concentrated out."""
+def _dummy_slots(design: Design) -> list[list[np.ndarray]]:
+    """Per year, the dummy columns each row loads on: one array per effect (unit and/or year), row by row."""
+    Q = design.projector
+    codes_u = np.unique(design.sample["ccode"].to_numpy(), return_inverse=True)[1]
+    codes_t = np.unique(design.sample["year"].to_numpy(), return_inverse=True)[1]
+    n_units = int(codes_u.max()) + 1
+    slots = []
+    for blk in design.blocks:
+        cols = []
+        if Q.effects in ("unit", "twoway"):
+            cols.append(codes_u[blk])
+        if Q.effects in ("time", "twoway"):
+            cols.append(codes_t[blk] + (n_units if Q.effects == "twoway" else 0))
+        slots.append(cols)
+    return slots
+
+
+def _dtd_scatter(out: np.ndarray, slots: list[np.ndarray], m: np.ndarray) -> None:
+    """``out += D_t' m D_t`` for one year's block ``m`` (D_t: the year's rows of the dummy matrix).
+
+    A unit slot holds distinct columns (each state once a year), a year slot one column repeated."""
+    for a in slots:
+        for b in slots:
+            a_one, b_one = a[0] == a[-1] and len(a) > 1 or len(a) == 1, b[0] == b[-1] and len(b) > 1 or len(b) == 1
+            if a_one and b_one:
+                out[a[0], b[0]] += m.sum()
+            elif a_one:
+                out[a[0], b] += m.sum(axis=0)
+            elif b_one:
+                out[a, b[0]] += m.sum(axis=1)
+            else:
+                out[np.ix_(a, b)] += m
+
+
+def _traces(design: Design, gs: list[list[np.ndarray]], projected: bool
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``tr(QG_c)``, ``tr(G_c'QG_d)``, ``tr(QG_cQG_d)`` summed over years (``Q = I`` when not ``projected``).
+
+    With ``P = D M D'`` (``M = (D'D)^-``): ``tr(PG) = tr(M D'GD)``, ``tr(G_c'PG_d) = tr(M D'G_dG_c'D)``,
+    ``tr(PG_cPG_d) = tr(M D'G_cD M D'G_dD)``; each ``D'AD`` is a scatter-add of the year's blocks.
+    """
     C = len(design.channels)
-    k = parts.Xt.shape[1]
-    gs = _per_year_g(design, rho)
-    gmu = np.zeros((design.n_obs, C))
     tr_g = np.zeros(C)
-    tr_gg = np.zeros((C, C))
     tr_gtg = np.zeros((C, C))
-    for blk, g in zip(design.blocks, gs, strict=True):
+    tr_gg = np.zeros((C, C))
+    for g in gs:
         for c in range(C):
-            gmu[blk, c] = g[c] @ mu[blk]
             tr_g[c] += np.trace(g[c])
             for d in range(C):
                 tr_gg[c, d] += np.sum(g[c] * g[d].T)
                 tr_gtg[c, d] += np.sum(g[c] * g[d])
+    if not projected or design.projector.D is None:
+        return tr_g, tr_gtg, tr_gg
+    M = design.projector._dtd_pinv
+    p = M.shape[0]
+    a = np.zeros((C, p, p))             # D'G_cD
+    b = np.zeros((C, C, p, p))          # D'G_dG_c'D
+    e = np.zeros((C, C, p, p))          # D'G_cG_dD
+    cache: dict[int, tuple] = {}
+    for slots, g in zip(_dummy_slots(design), gs, strict=True):
+        key = id(g)
+        if key not in cache:
+            cache[key] = ([[g[d] @ g[c].T for d in range(C)] for c in range(C)],
+                          [[g[c] @ g[d] for d in range(C)] for c in range(C)])
+        gdgc_t, gcgd = cache[key]
+        for c in range(C):
+            _dtd_scatter(a[c], slots, g[c])
+            for d in range(C):
+                _dtd_scatter(b[c, d], slots, gdgc_t[c][d])
+                _dtd_scatter(e[c, d], slots, gcgd[c][d])
+    ma = [M @ a[c] for c in range(C)]
+    for c in range(C):
+        tr_g[c] -= np.trace(ma[c])
+        for d in range(C):
+            tr_gtg[c, d] -= np.sum(M * b[c, d].T)
+            # tr(QG_cQG_d) = tr(G_cG_d) - tr(PG_cG_d) - tr(PG_dG_c) + tr(PG_cPG_d)
+            tr_gg[c, d] += -np.sum(M * e[c, d].T) - np.sum(M * e[d, c].T) + np.sum(ma[c] * ma[d].T)
+    return tr_g, tr_gtg, tr_gg
+
+
+def _information(
+    design: Design, parts: _Parts, rho: np.ndarray, mu: np.ndarray, sigma2: float, corr: Correction,
+) -> np.ndarray:
+    """Information matrix of (beta, rho_1..rho_C, sigma2) with the fixed effects concentrated out
+    (traces after the projection when ``corr.projected``; see the module docstring)."""
+    C = len(design.channels)
+    k = parts.Xt.shape[1]
+    gs = _per_year_g(design, rho)
+    gmu = np.zeros((design.n_obs, C))
+    for blk, g in zip(design.blocks, gs, strict=True):
+        for c in range(C):
+            gmu[blk, c] = g[c] @ mu[blk]
+    tr_g, tr_gtg, tr_gg = _traces(design, gs, corr.projected)
     qgmu = design.projector(gmu)
     info = np.zeros((k + C + 1, k + C + 1))
     info[:k, :k] = parts.Xt.T @ parts.Xt / sigma2
     info[:k, k:k + C] = parts.Xt.T @ qgmu / sigma2
     info[k:k + C, :k] = info[:k, k:k + C].T
-    info[k:k + C, k:k + C] = trace_scale * (tr_gg + tr_gtg) + gmu.T @ qgmu / sigma2
-    info[k:k + C, -1] = info[-1, k:k + C] = trace_scale * tr_g / sigma2
-    info[-1, -1] = n_eff / (2 * sigma2**2)
+    info[k:k + C, k:k + C] = tr_gg + tr_gtg + gmu.T @ qgmu / sigma2
+    info[k:k + C, -1] = info[-1, k:k + C] = tr_g / sigma2
+    info[-1, -1] = corr.dof / (2 * sigma2**2)
     return info
 
 
@@ -399,19 +506,58 @@ def _observed_information(design: Design, parts: _Parts, rho: np.ndarray, resid:
     return info
 
 
-def _lee_yu(design: Design, dynamic: bool) -> tuple[bool, str]:
-    if design.effects != "unit":
-        return False, f"Lee-Yu sigma2 correction not applied (effects = {design.effects}; it is for unit effects)"
-    if not design.balanced:
-        return False, "Lee-Yu sigma2 correction not applied (unbalanced panel)"
-    if not all(design.fixed_weights(c) for c in design.channels):
-        return False, "Lee-Yu sigma2 correction not applied (weights vary over years)"
-    if dynamic:
-        return False, "Lee-Yu sigma2 correction not applied (dynamic model)"
-    if design.n_periods < 2:
-        return False, "Lee-Yu sigma2 correction not applied (one period)"
-    T = design.n_periods
-    return True, f"Lee-Yu (2010) correction applied: sigma2 * T/(T-1) with T = {T}, transformed-approach s.e."
+@dataclass(frozen=True)
+class Correction:
+    """How fixed effects enter the likelihood and the inference of one fit (see the module docstring).
+
+    ``time_transform``: maximise the time-demeaned (transformed) likelihood, ``n_loglik`` its number of
+    observations, ``jacobian_periods`` the ``T`` of its ``- T log(1 - sum rho)`` term; ``dof``: the
+    denominator of sigma2; ``projected``: information traces taken after the projection; ``lee_yu``: the case is
+    one Lee & Yu (2010) treat exactly; ``note``: what was done, for fit.json.
+    """
+
+    time_transform: bool
+    n_loglik: float
+    jacobian_periods: int
+    dof: float
+    projected: bool
+    lee_yu: bool
+    note: str
+
+
+def _row_standardised(design: Design) -> bool:
+    return all(np.allclose(np.asarray(w.sum(axis=1)).ravel(), 1.0, atol=1e-10)
+               for c in design.channels for w in design.weights[c])
+
+
+def correction(design: Design, lee_yu: bool = True) -> Correction:
+    """The fixed-effects correction that applies to ``design`` (``lee_yu=False``: none, the direct approach)."""
+    n, p, T = design.n_obs, design.projector.n_effects, design.n_periods
+    if design.effects == "none":
+        return Correction(False, n, 0, n, False, False, "no fixed effects: sigma2 = e'e/n (ML)")
+    if not lee_yu:
+        return Correction(False, n, 0, n, False, False,
+                          "fixed effects by the direct approach without correction (lee_yu: false): "
+                          "sigma2 = e'Qe/n, untransformed information")
+    if n - p <= 0:
+        raise EstimationError(f"model {design.model_id!r}: no residual degrees of freedom with the fixed effects")
+    rowstd = _row_standardised(design)
+    time_tf = design.effects in ("time", "twoway") and rowstd
+    exact = (design.balanced and rowstd and T > 1 and all(design.fixed_weights(c) for c in design.channels))
+    parts = []
+    if time_tf:
+        parts.append(f"time effects by the Lee-Yu (2010) transformation (likelihood of the time-demeaned data, "
+                     f"-{T} log(1 - sum rho))")
+    elif design.effects in ("time", "twoway"):
+        parts.append("time effects by the direct approach (some W rows do not sum to one, e.g. islands: the "
+                     "Lee-Yu transformation does not hold)")
+    what = ("the Lee & Yu (2010) transformation approach (balanced, W fixed and row-standardised)" if exact else
+            "a degrees-of-freedom correction (Lee & Yu's transformation approach does not hold: "
+            + ("unbalanced panel" if not design.balanced else "W varies over years" if rowstd else
+               "W not row-standardised") + ")")
+    parts.append(f"sigma2 = e'Qe/(n - {p}) and information with every trace taken after the fixed-effects "
+                 f"projection: {what}")
+    return Correction(time_tf, n - T if time_tf else n, T if time_tf else 0, n - p, True, exact, "; ".join(parts))
 
 
 def stability(design: Design, rho: np.ndarray, tau: float, eta: np.ndarray) -> dict[str, object]:
@@ -442,7 +588,8 @@ def fit_sar_ml(design: Design, *, estimator: str = "sar_ml", lee_yu: bool = True
     estimator : str
         Name recorded in the result (``sar_ml`` or ``sdm_ml``).
     lee_yu : bool
-        Apply the Lee-Yu (2010) correction where it is valid (unit effects, balanced, fixed W).
+        With fixed effects: the Lee-Yu (2010) time transformation where it holds, sigma2 = e'Qe/(n - p) and
+        the projected information (module docstring); ``False``: the uncorrected direct approach.
     dynamic : bool
         The design holds ``<outcome>_lag1`` / ``W_<channel>_<outcome>_lag1``; report the stability check.
     information : {"expected", "observed"}
@@ -454,7 +601,10 @@ def fit_sar_ml(design: Design, *, estimator: str = "sar_ml", lee_yu: bool = True
     -------
     Estimate
         Terms: the design's columns, then ``rho_<channel>``. ``diagnostics`` holds ``sigma2_ml`` (uncorrected),
-        ``rho_bounds``, ``lee_yu`` (bool), ``notes`` and, for dynamic models, ``stability``.
+        ``rho_bounds``, ``lee_yu`` (bool: a case Lee & Yu treat exactly), ``fixed_effects_correction`` (what
+        was done), ``log_likelihood_transformed`` (the maximised time-demeaned likelihood, when used), ``notes``
+        and, for dynamic models, ``stability``. ``log_likelihood`` is always the direct-approach (dummy-variable)
+        log-likelihood at the estimates, comparable across models and with spatialreg / spreg.
     """
     with single_thread_blas():
         return _fit_sar_ml(design, estimator=estimator, lee_yu=lee_yu, dynamic=dynamic, information=information)
@@ -465,7 +615,8 @@ def _fit_sar_ml(design: Design, *, estimator: str, lee_yu: bool, dynamic: bool, 
     if not design.channels:
         raise EstimationError(f"model {design.model_id!r}: {estimator} needs at least one weights channel")
     parts = _parts(design)
-    rho, logdet, converged, message, bounds = _maximise(design, parts)
+    corr = correction(design, lee_yu)
+    rho, logdet, converged, message, bounds = _maximise(design, parts, corr)
     n = design.n_obs
     beta = parts.b0 - parts.bl @ rho
     resid = parts.e0 - parts.el @ rho
@@ -473,17 +624,11 @@ def _fit_sar_ml(design: Design, *, estimator: str, lee_yu: bool, dynamic: bool, 
     sigma2_ml = ssr / n
     loglik = -0.5 * n * (np.log(2 * np.pi) + 1 + np.log(sigma2_ml)) + logdet
     mu = design.y - parts.wy @ rho - resid
-    apply_ly, ly_note = _lee_yu(design, dynamic)
-    sigma2, n_eff, scale = sigma2_ml, float(n), 1.0
-    if apply_ly and lee_yu:
-        T = design.n_periods
-        sigma2, n_eff, scale = sigma2_ml * T / (T - 1), n * (T - 1) / T, (T - 1) / T
-    elif apply_ly:
-        ly_note = "Lee-Yu sigma2 correction not applied (switched off in the specification)"
+    sigma2 = ssr / corr.dof
     if information == "observed":
         info = _observed_information(design, parts, rho, resid, sigma2_ml)
     elif information == "expected":
-        info = _information(design, parts, rho, mu, sigma2, n_eff=n_eff, trace_scale=scale)
+        info = _information(design, parts, rho, mu, sigma2, corr)
     else:
         raise ValueError(f"information must be 'expected' or 'observed', not {information!r}")
     try:
@@ -495,10 +640,16 @@ def _fit_sar_ml(design: Design, *, estimator: str, lee_yu: bool, dynamic: bool, 
     diagnostics: dict[str, object] = {
         "sigma2_ml": sigma2_ml,
         "rho_bounds": {c: list(b) for c, b in zip(design.channels, bounds, strict=True)},
-        "lee_yu": bool(apply_ly and lee_yu),
-        "notes": [ly_note],
+        "lee_yu": corr.lee_yu,
+        "fixed_effects_correction": corr.note,
+        "notes": [corr.note],
         "seconds_estimation": time.perf_counter() - t0,
     }
+    if corr.time_transform:
+        nt = corr.n_loglik
+        diagnostics["log_likelihood_transformed"] = float(
+            -0.5 * nt * (np.log(2 * np.pi) + 1 + np.log(ssr / nt)) + logdet
+            - corr.jacobian_periods * np.log(1 - rho.sum()))
     if dynamic:
         ylag = _outcome_lag(design.names)
         tau = beta[design.names.index(ylag)]
@@ -528,8 +679,11 @@ def _outcome_lag(names: list[str]) -> str:
 
 
 def profile_log_likelihood(design: Design, rho_hat: np.ndarray, *, points: int = 41,
-                           half_width: float = 0.3) -> pd.DataFrame:
+                           half_width: float = 0.3, lee_yu: bool = True) -> pd.DataFrame:
     """The log-likelihood concentrated in the betas and sigma2, along each channel's rho.
+
+    It is the likelihood the estimator maximises: with the Lee-Yu time transformation (``lee_yu`` and time
+    effects, see :func:`correction`) the time-demeaned one, so the profile peaks at the estimate.
 
     For one channel this is the profile log-likelihood; with several, each channel's rho moves while the others
     stay at their estimates (a slice through the maximum). The grid spans ``rho_hat +- half_width`` within the
@@ -542,7 +696,8 @@ def profile_log_likelihood(design: Design, rho_hat: np.ndarray, *, points: int =
     """
     with single_thread_blas():
         parts = _parts(design)
-        n = design.n_obs
+        corr = correction(design, lee_yu)
+        n, T = corr.n_loglik, corr.jacobian_periods
         rows = []
         jac = _LUJacobian(design) if len(design.channels) > 1 else None
         logdet1 = _EigLogDet([s.lam for s in _spectra(design, design.channels[0])]) if jac is None else None
@@ -556,5 +711,7 @@ def profile_log_likelihood(design: Design, rho_hat: np.ndarray, *, points: int =
                 rho[c] = value
                 logdet = logdet1(value) if logdet1 is not None else jac(rho)[0]
                 ll = -0.5 * n * (np.log(2 * np.pi) + 1 + np.log(_ssr(parts.gram, rho) / n)) + logdet
+                if T:
+                    ll = ll - T * np.log(1 - rho.sum()) if rho.sum() < 1 else -np.inf
                 rows.append((channel, float(value), float(ll)))
     return pd.DataFrame(rows, columns=["channel", "rho", "log_likelihood"])
