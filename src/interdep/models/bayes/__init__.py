@@ -1,0 +1,1 @@
+"""Bayesian (MCMC) estimators on one sampler core (:mod:`interdep.models.bayes.core`)."""

@@ -1,0 +1,326 @@
+"""Log-marginal likelihoods of spatial panels (LeSage & Pace 2009, ch. 6) and posterior model probabilities.
+
+Which channel carries the dependence? Each candidate (a model type and a weights channel) gets its marginal
+likelihood ``p(y | model)``, the likelihood averaged over the prior of its parameters. Priors, as LeSage & Pace's
+flat-prior marginals: ``beta`` and the fixed effects flat, ``sigma`` with density ``1/sigma``, ``rho`` (or
+``lambda``) uniform on its admissible interval ``(1/lambda_min, 1/lambda_max)`` over every year's weights.
+
+``beta`` and ``sigma`` integrate out analytically; ``rho`` numerically (a grid over the admissible interval,
+refined where the integrand is not negligible, trapezoid rule; the relative error is estimated by halving the grid
+and reported). The log-Jacobian ``sum_t log|I - rho W_t|`` comes from the per-year eigenvalues of
+:mod:`interdep.models.panel_ml`, computed once per distinct year.
+
+Conventions (those of LeSage's MATLAB code and of R spmixW / Python spmixw, so that the numbers agree):
+
+* ``dof = (n - 1) / 2`` with ``n`` the number of observations, whatever the number of regressors and effects;
+* the log-marginal is ``-log(D) + lgamma(dof) - dof log(2 pi) - log|X'X| / 2 + log int |A(rho)| S(rho)^-dof drho``
+  (SAR / SDM; ``S`` the sum of squared residuals at ``rho``, ``D`` the width of the interval);
+* the SEM replaces ``|X'X|`` by ``|X' A' A X|`` inside the integral.
+
+Fixed effects are parameters with flat priors, integrated out exactly. For SAR / SDM this is the within
+projection of :class:`interdep.models.design.EffectsProjector` (the ML engine's design) and ``|X'X|`` becomes
+``|X'QX|`` (the constant ``|D'D|`` of the dummies is left out: it is the same for every model of one sample). For
+the SEM the projection does not commute with ``A(lambda)``, so the dummies ``D`` enter ``|Z'A'AZ|`` with
+``Z = [X, D]`` (``|D'D|`` again divided out, so that SAR and SEM marginals share one constant).
+
+Marginals of models with different regressors (SAR against SDM) depend on the improper flat prior on ``beta``
+(Lindley's paradox); comparisons across channels within one model type do not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.linalg as sla
+from scipy.special import gammaln
+
+from interdep.errors import EstimationError, InputError
+from interdep.models.design import Design, build_design
+from interdep.models.panel_ml import _parts, _spectra, rho_bounds, single_thread_blas
+
+__all__ = ["MODEL_TYPES", "Marginal", "channel_choice", "log_marginal", "model_probabilities"]
+
+MODEL_TYPES = ("sar", "sdm", "sem")
+
+_COARSE = 401  # grid points over the whole admissible interval
+_FINE = 2001  # grid points over the part where the integrand is within exp(-_DROP) of its maximum
+_DROP = 40.0
+
+
+@dataclass(frozen=True)
+class Marginal:
+    """One model's log-marginal likelihood and what came with it.
+
+    Attributes
+    ----------
+    model_type : str
+        ``sar``, ``sdm`` or ``sem``.
+    channel : str
+        The weights channel.
+    log_marginal : float
+        ``log p(y | model)`` (natural log).
+    rho_mean, rho_sd : float
+        Posterior mean and standard deviation of ``rho`` (``lambda`` for the SEM) from the same grid.
+    interval : tuple of float
+        The admissible interval over which ``rho`` is integrated (its prior's support).
+    rel_error : float
+        Estimated relative error of the integral over ``rho`` (grid halving), also an upper bound for the
+        absolute error of ``log_marginal``.
+    """
+
+    model_type: str
+    channel: str
+    log_marginal: float
+    rho_mean: float
+    rho_sd: float
+    interval: tuple[float, float]
+    rel_error: float
+
+
+def _log_jacobian(lams: Sequence[np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """``rho -> sum_t log|I - rho W_t|`` on a vector of ``rho`` values, from each year's eigenvalues."""
+    lam = np.concatenate(list(lams))
+    real = np.isrealobj(lam) or not np.abs(np.imag(lam)).max(initial=0.0) > 0
+    lam = np.real(lam) if real else lam
+
+    def logdet(rho: np.ndarray) -> np.ndarray:
+        out = np.empty(len(rho))
+        for i in range(0, len(rho), 256):  # chunks keep the (grid x eigenvalues) array small
+            r = rho[i:i + 256, None]
+            out[i:i + 256] = np.log(np.abs(1.0 - r * lam)).sum(axis=1)
+        return out
+
+    return logdet
+
+
+def _integrate(log_f: Callable[[np.ndarray], np.ndarray], lo: float, hi: float) -> tuple[float, float, float, float]:
+    """``log int_lo^hi exp(log_f)``, the mean and sd of the normalised density, and the relative error estimate.
+
+    A coarse grid over ``(lo, hi)`` finds where ``log_f`` is within ``_DROP`` of its maximum; a fine grid there
+    (one coarse step wider on each side) gives the trapezoid integral. Error: the difference to the same rule on
+    every second point, plus the mass the coarse grid puts outside the fine range (at most ``exp(-_DROP)``
+    times the width over the integral).
+    """
+    coarse = np.linspace(lo, hi, _COARSE)
+    vals = log_f(coarse)
+    if not np.isfinite(vals).any():
+        raise EstimationError("the integrand of the marginal likelihood is zero or undefined everywhere")
+    top = np.nanmax(vals)
+    keep = np.flatnonzero(vals > top - _DROP)
+    a, b = coarse[max(keep[0] - 1, 0)], coarse[min(keep[-1] + 1, _COARSE - 1)]
+    x = np.linspace(a, b, _FINE)
+    fx = log_f(x)
+    peak = fx.max()
+    w = np.exp(fx - peak)
+    area = np.trapezoid(w, x)
+    half = np.trapezoid(w[::2], x[::2])
+    mean = np.trapezoid(w * x, x) / area
+    sd = np.sqrt(max(np.trapezoid(w * (x - mean) ** 2, x) / area, 0.0))
+    outside = (hi - lo) * np.exp(top - _DROP - peak) / area if (a > lo or b < hi) else 0.0
+    rel_error = abs(area - half) / area + outside
+    return float(np.log(area) + peak), float(mean), float(sd), float(rel_error)
+
+
+def _constant(n: int, width: float) -> tuple[float, float]:
+    """``dof`` and ``-log(D) + lgamma(dof) - dof log(2 pi)`` of LeSage's flat-prior marginal."""
+    dof = (n - 1) / 2.0
+    return dof, -np.log(width) + gammaln(dof) - dof * np.log(2 * np.pi)
+
+
+def _slogdet_pd(a: np.ndarray, what: str) -> float:
+    sign, value = np.linalg.slogdet(a)
+    if sign <= 0:
+        raise EstimationError(f"{what} is not positive definite (collinear regressors?)")
+    return float(value)
+
+
+def _lag_marginal(design: Design, channel: str, model_type: str) -> Marginal:
+    """SAR / SDM: ``rho`` integrated numerically, ``beta``, effects and ``sigma`` analytically."""
+    parts = _parts(design)  # projected X, and residuals of Qy and Q W y on QX (the ML engine's quantities)
+    lams = [s.lam for s in _spectra(design, channel)]
+    lo, hi = rho_bounds(lams)
+    logdet = _log_jacobian(lams)
+    dof, const = _constant(design.n_obs, hi - lo)
+    k = parts.Xt.shape[1]
+    log_xx = _slogdet_pd(parts.Xt.T @ parts.Xt, f"model {design.model_id!r}: X'X") if k else 0.0
+    g = parts.gram  # [[e0'e0, e0'ed], [ed'e0, ed'ed]]
+
+    def log_f(rho: np.ndarray) -> np.ndarray:
+        ssr = g[0, 0] - 2 * rho * g[0, 1] + rho**2 * g[1, 1]
+        return logdet(rho) - dof * np.log(np.maximum(ssr, 1e-300))
+
+    log_int, mean, sd, err = _integrate(log_f, lo, hi)
+    return Marginal(model_type, channel, const - 0.5 * log_xx + log_int, mean, sd, (lo, hi), err)
+
+
+def _full_rank_dummies(design: Design) -> np.ndarray:
+    """The unit / year dummies of the design's effects with one year column dropped for two-way effects."""
+    proj = design.projector
+    if proj.D is None:
+        return np.zeros((design.n_obs, 0))
+    dummies = proj.D.toarray()
+    if design.effects == "twoway":
+        dummies = dummies[:, :-1]
+    if np.linalg.matrix_rank(dummies) != dummies.shape[1]:
+        raise EstimationError(f"model {design.model_id!r}: the effect dummies are not of full rank after dropping "
+                              "one year (units and years fall into separate groups)")
+    return dummies
+
+
+def _error_marginal(design: Design, channel: str) -> Marginal:
+    """SEM (or SDEM, with ``W x`` columns in the design): ``lambda`` numerically, the rest analytically."""
+    dummies = _full_rank_dummies(design)
+    Z = np.column_stack([design.X, dummies])
+    y = design.y
+    WZ = design.lag(channel, Z)
+    Wy = design.lag(channel, y)
+    zz, zwz, wzwz = Z.T @ Z, Z.T @ WZ, WZ.T @ WZ
+    zwz_sym = zwz + zwz.T
+    zy, zwy_sym, wzwy = Z.T @ y, Z.T @ Wy + WZ.T @ y, WZ.T @ Wy
+    yy, ywy, wywy = y @ y, y @ Wy, Wy @ Wy
+    log_dd = _slogdet_pd(dummies.T @ dummies, "D'D") if dummies.shape[1] else 0.0
+    _slogdet_pd(zz, f"model {design.model_id!r}: Z'Z")
+    lams = [s.lam for s in _spectra(design, channel)]
+    lo, hi = rho_bounds(lams)
+    logdet = _log_jacobian(lams)
+    dof, const = _constant(design.n_obs, hi - lo)
+
+    def one(lam: float) -> float:
+        a_zz = zz - lam * zwz_sym + lam**2 * wzwz
+        a_zy = zy - lam * zwy_sym + lam**2 * wzwy
+        a_yy = yy - 2 * lam * ywy + lam**2 * wywy
+        try:
+            c = sla.cho_factor(a_zz, check_finite=False)
+        except np.linalg.LinAlgError:
+            return -np.inf
+        q = a_yy - a_zy @ sla.cho_solve(c, a_zy, check_finite=False)
+        return -dof * np.log(max(q, 1e-300)) - np.sum(np.log(np.diag(c[0])))
+
+    def log_f(lam: np.ndarray) -> np.ndarray:
+        return logdet(lam) + np.array([one(v) for v in lam])
+
+    log_int, mean, sd, err = _integrate(log_f, lo, hi)
+    return Marginal("sem", channel, const + 0.5 * log_dd + log_int, mean, sd, (lo, hi), err)
+
+
+def log_marginal(design: Design, model_type: str) -> Marginal:
+    """The flat-prior log-marginal likelihood of one single-channel model.
+
+    Parameters
+    ----------
+    design : Design
+        From :func:`interdep.models.design.build_design` with one channel; for ``sdm`` built with
+        ``spatial_x=True`` (the ``W x`` columns are regressors). An ``sem`` on a design with ``W x`` columns is
+        the SDEM.
+    model_type : {"sar", "sdm", "sem"}
+
+    Returns
+    -------
+    Marginal
+    """
+    if model_type not in MODEL_TYPES:
+        raise InputError(f"unknown model type {model_type!r}; expected one of {', '.join(MODEL_TYPES)}",
+                         value=model_type)
+    if len(design.channels) != 1:
+        raise InputError(f"model {design.model_id!r}: a log-marginal likelihood needs exactly one channel",
+                         value=design.channels)
+    with single_thread_blas():
+        if model_type == "sem":
+            return _error_marginal(design, design.channels[0])
+        return _lag_marginal(design, design.channels[0], model_type)
+
+
+def model_probabilities(log_marginals: Sequence[float], prior: Sequence[float] | None = None) -> np.ndarray:
+    """Posterior model probabilities ``p(M_j | y)`` from log-marginal likelihoods (equal prior unless given).
+
+    Parameters
+    ----------
+    log_marginals : sequence of float
+    prior : sequence of float, optional
+        Positive prior weights (normalised here).
+    """
+    lm = np.asarray(log_marginals, dtype=float)
+    if lm.size == 0 or not np.isfinite(lm).all():
+        raise EstimationError(f"log-marginal likelihoods must be finite and non-empty: {lm.tolist()}")
+    log_prior = np.zeros_like(lm) if prior is None else np.log(np.asarray(prior, dtype=float))
+    z = lm + log_prior
+    w = np.exp(z - z.max())
+    return w / w.sum()
+
+
+def _absorbed_share(design: Design, channel: str) -> float:
+    """Share of the variation of ``W y`` (about its mean) that the fixed effects absorb (0 without effects)."""
+    wy = design.lag(channel, design.y)
+    total = float(np.sum((wy - wy.mean()) ** 2))
+    if design.effects == "none" or total == 0:
+        return 0.0
+    return 1.0 - float(np.sum(design.projector(wy) ** 2)) / total
+
+
+def channel_choice(spec: Mapping[str, Any], panel: pd.DataFrame,
+                   graphs: Mapping[str, Mapping[int, Any]]) -> pd.DataFrame:
+    """Log-marginal likelihood and posterior probability of every (model type, channel) candidate.
+
+    Parameters
+    ----------
+    spec : mapping
+        ``outputs.channel_choice`` of the config: ``channels``, ``model_types``, ``outcome``, ``regressors``,
+        optional ``years``, ``effects`` (default ``twoway``) and ``prior`` (candidate label -> positive weight,
+        labels ``<model_type>:<channel>``, ``<channel>`` or ``<model_type>``; unnamed candidates weigh 1).
+    panel, graphs
+        As for :func:`interdep.models.fit.fit_model`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model_type, channels, log_marginal, probability`` (probabilities over all rows sum to 1), then
+        ``rho_mean, rho_sd`` (posterior of the spatial parameter), ``absorbed`` (share of the variation of
+        ``W y`` absorbed by the fixed effects) and ``rel_error`` (of the numerical integral over rho).
+    """
+    channels = list(spec["channels"])
+    model_types = list(spec.get("model_types", ["sar", "sdm"]))
+    for mt in model_types:
+        if mt not in MODEL_TYPES:
+            raise InputError(f"outputs.channel_choice: unknown model type {mt!r}; expected one of "
+                             f"{', '.join(MODEL_TYPES)}", row="outputs.channel_choice.model_types", value=mt)
+    rows = []
+    sample = None
+    for mt in model_types:
+        for ch in channels:
+            model = {"id": f"channel_choice_{mt}_{ch}", "weights": [ch], "outcome": spec["outcome"],
+                     "regressors": list(spec["regressors"]), "effects": spec.get("effects", "twoway")}
+            if spec.get("years"):
+                model["years"] = list(spec["years"])
+            design = build_design(model, panel, graphs, spatial_x=mt == "sdm")
+            if sample is None:
+                sample = design.sample
+            elif not sample.reset_index(drop=True).equals(design.sample.reset_index(drop=True)):
+                raise EstimationError(f"channel choice: the sample of {mt}/{ch} differs from the first candidate's; "
+                                      "marginal likelihoods of different samples are not comparable")
+            m = log_marginal(design, mt)
+            rows.append({"model_type": mt, "channels": ch, "log_marginal": m.log_marginal, "rho_mean": m.rho_mean,
+                         "rho_sd": m.rho_sd, "absorbed": _absorbed_share(design, ch), "rel_error": m.rel_error})
+    out = pd.DataFrame(rows)
+    prior = _prior_weights(spec.get("prior") or {}, out)
+    out.insert(3, "probability", model_probabilities(out["log_marginal"].to_numpy(), prior))
+    return out
+
+
+def _prior_weights(prior: Mapping[str, float], table: pd.DataFrame) -> np.ndarray:
+    labels = {f"{r.model_type}:{r.channels}" for r in table.itertuples()} | set(table["channels"]) \
+        | set(table["model_type"])
+    for key, value in prior.items():
+        if key not in labels:
+            raise InputError("outputs.channel_choice.prior names no candidate", row="outputs.channel_choice.prior",
+                             value=key)
+        if not value > 0:
+            raise InputError("prior weights must be positive", row=f"outputs.channel_choice.prior.{key}", value=value)
+    w = np.ones(len(table))
+    for i, r in enumerate(table.itertuples()):
+        for key in (f"{r.model_type}:{r.channels}", r.channels, r.model_type):
+            w[i] *= float(prior.get(key, 1.0))
+    return w
