@@ -63,6 +63,30 @@ rule figures:
         "../scripts/make_figures.py"
 
 
+rule channel_choice:
+    message:
+        "Which channel? Log-marginal likelihoods and posterior probabilities of the candidate channels"
+    input:
+        panel=f"{RESULTS}/panel.csv",
+        weights=[f"{RESULTS}/weights/{c}.csv" for c in CHANNEL_CHOICE.get("channels", [])],
+    output:
+        CHANNEL_CHOICE_FILES,
+    params:
+        spec=CHANNEL_CHOICE,
+    log:
+        f"{RESULTS}/logs/channel_choice.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/channel_choice.tsv"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=30,
+    conda:
+        "../envs/interdep.yaml"
+    script:
+        "../scripts/channel_choice.py"
+
+
 rule provenance:
     message:
         "Recording provenance: versions, input checksums, config, commit, seeds"
@@ -96,6 +120,7 @@ rule report:
         fits=model_files("fit.json"),
         codebook=f"{RESULTS}/codebook.md",
         provenance=f"{RESULTS}/provenance.json",
+        channel_choice=CHANNEL_CHOICE_FILES,
     output:
         f"{RESULTS}/report.html",
     params:

@@ -18,5 +18,6 @@ with logged(snakemake.log[0]):
         fits=[json.loads(Path(f).read_text()) for f in snakemake.input.fits],
         provenance=json.loads(Path(snakemake.input.provenance).read_text()),
         truth_model=p.truth_model,
+        channel_choice=bool(snakemake.input.channel_choice),
     )
     write_text(page, snakemake.output[0])

@@ -74,7 +74,8 @@ def test_sdm_and_sdem_equal_spmixw_up_to_stated_conventions(effects):
 
 def _unbalanced_panel(seed=3):
     mc = MCDesign(id="m", n=30, t=4, effects="twoway",
-                  channels=(Channel("a", 0.4, varying=True), Channel("b", 0.0, varying=True)))
+                  channels=(Channel("a", 0.4, varying=True), Channel("b", 0.0, varying=True),
+                            Channel("complete", 0.0, k=29)))
     graphs = design_graphs(mc, seed)
     panel = simulate(mc, graphs, seed, 0)
     panel = panel.drop(index=[3, 40, 41, 77, 100]).reset_index(drop=True)  # unbalanced
@@ -106,14 +107,18 @@ def test_probabilities_match_spmixw_and_prior():
     assert p[2] == pytest.approx(p[1]) and p.sum() == pytest.approx(1)
 
 
-def test_channel_choice_picks_the_true_channel():
+def test_channel_choice_picks_the_true_channel_and_flags_a_complete_graph():
+    from interdep.outputs.tables import channel_choice_note
+
     mc, graphs, panel = _unbalanced_panel()
-    spec = {"channels": ["a", "b"], "model_types": ["sar", "sdm", "sem"], "outcome": "y",
+    spec = {"channels": ["a", "b", "complete"], "model_types": ["sar", "sdm", "sem"], "outcome": "y",
             "regressors": ["x1", "x2"], "effects": "twoway"}
     table = channel_choice(spec, panel, graphs)
     assert list(table.columns[:4]) == ["model_type", "channels", "log_marginal", "probability"]
-    assert len(table) == 6 and table["probability"].sum() == pytest.approx(1, abs=1e-12)
+    assert len(table) == 9 and table["probability"].sum() == pytest.approx(1, abs=1e-12)
     sar = table[table["model_type"] == "sar"].set_index("channels")
     assert sar.loc["a", "log_marginal"] > sar.loc["b", "log_marginal"] + 5
     assert abs(sar.loc["a", "rho_mean"] - 0.4) < 3 * sar.loc["a", "rho_sd"] + 0.05
-    assert (table["absorbed"].between(0, 1)).all()
+    ratio = table.drop_duplicates("channels").set_index("channels")["wy_sd_ratio"]
+    assert ratio["complete"] < 0.05 and ratio["a"] > 0.3
+    assert "complete 0.0" in channel_choice_note(table) and " a 0." not in channel_choice_note(table)

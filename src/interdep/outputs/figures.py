@@ -237,6 +237,25 @@ def truth_plot(table: pd.DataFrame, model_id: str, png_path: str | Path) -> None
     save(fig, png_path)
 
 
+def channel_choice_plot(table: pd.DataFrame, png_path: str | Path) -> None:
+    """Posterior probability of every channel-choice candidate, one bar per channel, grouped by model type."""
+    types = list(dict.fromkeys(table["model_type"]))
+    channels = list(dict.fromkeys(table["channels"]))
+    fig, ax = plt.subplots(figsize=(WIDTH / 2 + 1.2, 0.35 * len(channels) * len(types) + 1.2))
+    height = 0.8 / len(types)
+    for j, mt in enumerate(types):
+        part = table[table["model_type"] == mt].set_index("channels").reindex(channels)
+        ax.barh(np.arange(len(channels)) + j * height, part["probability"], height=height,
+                color=OKABE_ITO[j % len(OKABE_ITO)], label=mt.upper())
+    ax.set_yticks(np.arange(len(channels)) + 0.4 - height / 2, channels)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("posterior probability")
+    ax.set_title("Which channel? Posterior model probabilities")
+    ax.legend(frameon=False, fontsize=7)
+    save(fig, png_path)
+
+
 def draw_figures(*, figures: Sequence[str], panel: pd.DataFrame, moran_tables: Mapping[str, pd.DataFrame],
                  graphs: Mapping[str, Mapping[int, object]], coefficients: Mapping[str, pd.DataFrame],
                  impacts: pd.DataFrame, links: Mapping[str, pd.DataFrame], profiles: Mapping[str, pd.DataFrame],

@@ -38,6 +38,8 @@ FIGURES = {
     "truth": ("Demo only: estimates of the truth model beside the true parameters of the simulation.",
               "fit_model, figures", "scripts/fit_model.py, scripts/make_figures.py",
               "outputs.truth, outputs.truth_model"),
+    "channel_choice": ("Which channel? Posterior probability of each candidate channel and model type.",
+                       "channel_choice", "scripts/channel_choice.py", "outputs.channel_choice"),
 }
 
 
@@ -67,6 +69,9 @@ TABLES = {
     "truth": ("Demo only: estimates beside the true values, and whether the 95% interval covers them.",
               "fit_model, tables", "scripts/fit_model.py, scripts/make_tables.py",
               "outputs.truth, outputs.truth_model"),
+    "channel_choice": ("Which channel? Flat-prior log-marginal likelihood and posterior probability of each "
+                       "candidate channel and model type, with the posterior of its spatial parameter.",
+                       "channel_choice", "scripts/channel_choice.py", "outputs.channel_choice"),
 }
 
 STYLE = """
@@ -125,8 +130,8 @@ def _provenance(record: Mapping) -> str:
 
 def render_report(*, dataset: str, table_names: Sequence[str], figure_names: Sequence[str],
                   tables_dir: str | Path, figures_dir: str | Path, fits: Sequence[dict],
-                  provenance: Mapping, truth_model: str | None = None) -> str:
-    """The whole page as a string."""
+                  provenance: Mapping, truth_model: str | None = None, channel_choice: bool = False) -> str:
+    """The whole page as a string (``channel_choice``: open with tables/channel_choice and its figure)."""
     tables_dir, figures_dir = Path(tables_dir), Path(figures_dir)
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>interdep report: {dataset}"
              f"</title><style>{STYLE}</style></head><body>",
@@ -143,6 +148,12 @@ def render_report(*, dataset: str, table_names: Sequence[str], figure_names: Seq
         parts += ["<h2>Estimates against the truth</h2>",
                   _table_section(f"Model {truth_model}", "truth", tbl.to_html(numbers)),
                   _figure(figures_dir / "truth.png", "truth")]
+    if channel_choice:
+        choice = read_table(tables_dir / "channel_choice.csv")
+        parts += ["<h2>Which channel?</h2>",
+                  _table_section("Posterior probabilities of the candidate channels", "channel_choice",
+                                 tbl.to_html(tbl.channel_choice_display(choice), tbl.channel_choice_note(choice))),
+                  _figure(figures_dir / "channel_choice.png", "channel_choice")]
     parts.append("<h2>Regression tables</h2>")
     for name in table_names:
         body = (tables_dir / f"regression_{name}.html").read_text()

@@ -252,13 +252,11 @@ def model_probabilities(log_marginals: Sequence[float], prior: Sequence[float] |
     return w / w.sum()
 
 
-def _absorbed_share(design: Design, channel: str) -> float:
-    """Share of the variation of ``W y`` (about its mean) that the fixed effects absorb (0 without effects)."""
-    wy = design.lag(channel, design.y)
-    total = float(np.sum((wy - wy.mean()) ** 2))
-    if design.effects == "none" or total == 0:
-        return 0.0
-    return 1.0 - float(np.sum(design.projector(wy) ** 2)) / total
+def _lag_sd_ratio(design: Design, channel: str) -> float:
+    """``sd(Q W y) / sd(Q y)``: the variation of the spatial lag left after the fixed effects, relative to the
+    outcome's. Near 0 for a near-complete graph under year effects (``W y`` is then almost the year mean)."""
+    q = design.projector
+    return float(np.linalg.norm(q(design.lag(channel, design.y))) / np.linalg.norm(q(design.y)))
 
 
 def channel_choice(spec: Mapping[str, Any], panel: pd.DataFrame,
@@ -278,8 +276,8 @@ def channel_choice(spec: Mapping[str, Any], panel: pd.DataFrame,
     -------
     pandas.DataFrame
         ``model_type, channels, log_marginal, probability`` (probabilities over all rows sum to 1), then
-        ``rho_mean, rho_sd`` (posterior of the spatial parameter), ``absorbed`` (share of the variation of
-        ``W y`` absorbed by the fixed effects) and ``rel_error`` (of the numerical integral over rho).
+        ``rho_mean, rho_sd`` (posterior of the spatial parameter), ``wy_sd_ratio`` (the variation of ``W y``
+        left after the effects, relative to the outcome's) and ``rel_error`` (of the numerical integral over rho).
     """
     channels = list(spec["channels"])
     model_types = list(spec.get("model_types", ["sar", "sdm"]))
@@ -303,7 +301,7 @@ def channel_choice(spec: Mapping[str, Any], panel: pd.DataFrame,
                                       "marginal likelihoods of different samples are not comparable")
             m = log_marginal(design, mt)
             rows.append({"model_type": mt, "channels": ch, "log_marginal": m.log_marginal, "rho_mean": m.rho_mean,
-                         "rho_sd": m.rho_sd, "absorbed": _absorbed_share(design, ch), "rel_error": m.rel_error})
+                         "rho_sd": m.rho_sd, "wy_sd_ratio": _lag_sd_ratio(design, ch), "rel_error": m.rel_error})
     out = pd.DataFrame(rows)
     prior = _prior_weights(spec.get("prior") or {}, out)
     out.insert(3, "probability", model_probabilities(out["log_marginal"].to_numpy(), prior))
