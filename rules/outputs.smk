@@ -73,6 +73,7 @@ rule channel_choice:
         CHANNEL_CHOICE_FILES,
     params:
         spec=CHANNEL_CHOICE,
+        seed=SEED,
     log:
         f"{RESULTS}/logs/channel_choice.log",
     benchmark:

@@ -16,7 +16,7 @@ with logged(snakemake.log[0]) as log:
     ids_by_year = states_by_year(panel)
     graphs = {channel: graphs_from_edge_list(read_table(path), ids_by_year)
               for channel, path in zip(spec["channels"], snakemake.input.weights, strict=True)}
-    table = channel_choice(spec, panel, graphs)
+    table = channel_choice(spec, panel, graphs, seed=snakemake.params.seed)
     log.info("%s", table.to_string())
     out = [Path(f) for f in snakemake.output]
     write_channel_choice(table, out[0].parent)

@@ -278,7 +278,9 @@ def channel_choice_note(table: pd.DataFrame) -> str:
             "prior unless configured; flat priors on the coefficients, rho uniform on its admissible interval). "
             "A low probability does not show that a channel has no effect: it says the data favour another "
             "candidate with the same regressors and effects; probabilities across model types (SAR against SDM) "
-            "also depend on the flat prior of the coefficients.")
+            "also depend on the flat prior of the coefficients. Subsets of channels (a+b) are the convex "
+            "combination W(γ) = Σ γ_k W_k, γ uniform on the simplex; their error is an importance-sampling "
+            "standard error.")
     absorbed = table.loc[table["wy_sd_ratio"] < CHANNEL_CHOICE_ABSORBED].drop_duplicates("channels")
     if len(absorbed):
         shares = ", ".join(f"{r.channels} {r.wy_sd_ratio:.3f}" for r in absorbed.itertuples())
@@ -290,14 +292,17 @@ def channel_choice_note(table: pd.DataFrame) -> str:
 
 def channel_choice_display(table: pd.DataFrame) -> pd.DataFrame:
     """Display frame of the channel choice (numbers rounded; the CSV keeps them unrounded)."""
+    gamma = table["gamma"].fillna("") if "gamma" in table else ""
     return pd.DataFrame({
         "Model": table["model_type"].str.upper(),
         "Channels": table["channels"],
-        "log marginal": table["log_marginal"].map(lambda v: f"{v:.2f}"),
+        "log marginal (± error)": [f"{v:.2f} (± {e:.2g})" for v, e in zip(table["log_marginal"], table["error"],
+                                                                           strict=True)],
         "Probability": table["probability"].map(lambda v: f"{v:.3f}"),
         "ρ posterior mean (sd)": [f"{m:.3f} ({s:.3f})" for m, s in zip(table["rho_mean"], table["rho_sd"],
                                                                         strict=True)],
-        "sd(W·y) / sd(y) after effects": table["wy_sd_ratio"].map(lambda v: f"{v:.3f}"),
+        "γ posterior mean": gamma,
+        "sd(W·y) / sd(y) after effects": table["wy_sd_ratio"].map(lambda v: "" if pd.isna(v) else f"{v:.3f}"),
     })
 
 

@@ -25,6 +25,15 @@ the SEM the projection does not commute with ``A(lambda)``, so the dummies ``D``
 
 Marginals of models with different regressors (SAR against SDM) depend on the improper flat prior on ``beta``
 (Lindley's paradox); comparisons across channels within one model type do not.
+
+Subsets of channels (Bayesian model averaging over the non-empty subsets, Debarsy & LeSage 2022) use the
+convex-combination model ``W(gamma) = sum_k gamma_k W_k`` (SDM: ``X(gamma) = [X, W(gamma) X]``) with ``gamma``
+uniform on the simplex (Dirichlet(1, ..., 1)) and ``rho | gamma`` uniform on the admissible interval of
+``W(gamma)``, so that a subset's marginal tends to the single channel's at a vertex of the simplex. For each
+``gamma`` the marginal ``p(y | gamma)`` is the single-W marginal above, exact (eigenvalues of every year's
+``W_t(gamma)``); the integral over ``gamma`` is by adaptive importance sampling (a scrambled Sobol round from the
+prior, then Dirichlet proposals fitted to the weighted draws, mixed with the prior), and its standard error is
+reported with the value.
 """
 
 from __future__ import annotations
@@ -36,19 +45,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.linalg as sla
-from scipy.special import gammaln
+import scipy.sparse as sp
+from scipy import stats
+from scipy.special import gammaln, logsumexp
 
 from interdep.errors import EstimationError, InputError
 from interdep.models.design import Design, build_design
 from interdep.models.panel_ml import _parts, _spectra, rho_bounds, single_thread_blas
 
-__all__ = ["MODEL_TYPES", "Marginal", "channel_choice", "log_marginal", "model_probabilities"]
+__all__ = ["MODEL_TYPES", "Marginal", "channel_choice", "log_marginal", "model_probabilities", "subset_marginal"]
 
 MODEL_TYPES = ("sar", "sdm", "sem")
 
 _COARSE = 401  # grid points over the whole admissible interval
 _FINE = 2001  # grid points over the part where the integrand is within exp(-_DROP) of its maximum
 _DROP = 40.0
+SUBSET_ROUNDS = (32, 32, 64)  # importance-sampling draws of gamma per round (the last round gives the estimate)
+_DEFENSIVE = 0.2  # share of each proposal drawn from the prior
 
 
 @dataclass(frozen=True)
@@ -67,9 +80,9 @@ class Marginal:
         Posterior mean and standard deviation of ``rho`` (``lambda`` for the SEM) from the same grid.
     interval : tuple of float
         The admissible interval over which ``rho`` is integrated (its prior's support).
-    rel_error : float
-        Estimated relative error of the integral over ``rho`` (grid halving), also an upper bound for the
-        absolute error of ``log_marginal``.
+    error : float
+        Estimated absolute error of ``log_marginal``: for one channel the relative error of the integral over
+        ``rho`` (grid halving); for a subset the importance-sampling standard error.
     """
 
     model_type: str
@@ -78,7 +91,7 @@ class Marginal:
     rho_mean: float
     rho_sd: float
     interval: tuple[float, float]
-    rel_error: float
+    error: float
 
 
 def _log_jacobian(lams: Sequence[np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
@@ -121,8 +134,8 @@ def _integrate(log_f: Callable[[np.ndarray], np.ndarray], lo: float, hi: float) 
     mean = np.trapezoid(w * x, x) / area
     sd = np.sqrt(max(np.trapezoid(w * (x - mean) ** 2, x) / area, 0.0))
     outside = (hi - lo) * np.exp(top - _DROP - peak) / area if (a > lo or b < hi) else 0.0
-    rel_error = abs(area - half) / area + outside
-    return float(np.log(area) + peak), float(mean), float(sd), float(rel_error)
+    error = abs(area - half) / area + outside
+    return float(np.log(area) + peak), float(mean), float(sd), float(error)
 
 
 def _constant(n: int, width: float) -> tuple[float, float]:
@@ -234,6 +247,101 @@ def log_marginal(design: Design, model_type: str) -> Marginal:
         return _lag_marginal(design, design.channels[0], model_type)
 
 
+def _mixture_design(design: Design, channels: Sequence[str], gamma: np.ndarray, model_type: str) -> Design:
+    """The single-channel design of ``W(gamma) = sum_k gamma_k W_k`` (SDM: ``W(gamma) x`` columns replace the
+    per-channel ``W_k x``); the projector of ``design`` is shared."""
+    blocks = [sp.csr_array(sum(g * design.weights[c][t] for g, c in zip(gamma, channels, strict=True)))
+              for t in range(design.n_periods)]
+    base = [j for j, nm in enumerate(design.names) if not nm.startswith("W_")]
+    cols, names = [design.X[:, base]], [design.names[j] for j in base]
+    if model_type == "sdm":
+        wx = sum(g * np.column_stack([design.X[:, design.names.index(f"W_{c}_{x}")] for x in design.regressors])
+                 for g, c in zip(gamma, channels, strict=True))
+        cols.append(wx)
+        names += [f"W_conv_{x}" for x in design.regressors]
+    out = Design(model_id=design.model_id, y=design.y, X=np.column_stack(cols), names=names,
+                 regressors=design.regressors, channels=["conv"], years=design.years, blocks=design.blocks,
+                 weights={"conv": blocks}, sample=design.sample, effects=design.effects)
+    out.__dict__["projector"] = design.projector
+    return out
+
+
+def _simplex_from_cube(u: np.ndarray) -> np.ndarray:
+    """Uniform points of the cube ``(m, C-1)`` to uniform points of the ``C``-simplex (sorted spacings)."""
+    s = np.sort(u, axis=1)
+    edges = np.column_stack([np.zeros(len(u)), s, np.ones(len(u))])
+    return np.diff(edges, axis=1)
+
+
+def _fit_dirichlet(g: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Dirichlet parameters with the weighted mean and (average) variance of the points ``g``."""
+    w = w / w.sum()
+    mean = np.clip(w @ g, 1e-6, None)
+    mean = mean / mean.sum()
+    var = np.clip(w @ (g - mean) ** 2, 1e-10, None)
+    conc = float(np.clip(np.mean(mean * (1 - mean) / var) - 1, len(mean), 1e5))
+    return np.clip(mean * conc, 0.05, None)
+
+
+def subset_marginal(design: Design, model_type: str, *, seed: int = 0,
+                    rounds: Sequence[int] = SUBSET_ROUNDS) -> tuple[Marginal, np.ndarray]:
+    """Log-marginal likelihood of the convex-combination model over all of ``design``'s channels.
+
+    Parameters
+    ----------
+    design : Design
+        Two or more channels; for ``sdm`` built with ``spatial_x=True``.
+    model_type : {"sar", "sdm"}
+    seed : int
+        Seed of the importance sampler (the result is a deterministic function of it).
+    rounds : sequence of int
+        Draws per round: the first from the prior (scrambled Sobol), each later one from a Dirichlet fitted to
+        the previous round's weighted draws, mixed with the prior; the estimate is the last round's.
+
+    Returns
+    -------
+    (Marginal, numpy.ndarray)
+        The marginal (``channel`` = channels joined by ``+``; ``error`` = importance-sampling standard error
+        of ``log_marginal``; ``rho_*`` from the weighted draws) and the posterior mean of ``gamma``.
+    """
+    channels = list(design.channels)
+    C = len(channels)
+    if C < 2 or model_type not in ("sar", "sdm"):
+        raise InputError(f"model {design.model_id!r}: subset marginals need two or more channels and model type "
+                         f"sar or sdm, not {C} channel(s) and {model_type!r}")
+    rng = np.random.default_rng(seed)
+    log_prior = gammaln(C)  # Dirichlet(1): density (C - 1)! on the simplex
+    prior = np.ones(C)
+    alpha = prior
+    with single_thread_blas():
+        for r, m in enumerate(rounds):
+            if r == 0:
+                g = _simplex_from_cube(stats.qmc.Sobol(C - 1, scramble=True, seed=rng).random(m))
+                log_q = np.full(m, log_prior)
+            else:
+                n_prior = int(round(_DEFENSIVE * m))
+                g = np.vstack([rng.dirichlet(alpha, m - n_prior), rng.dirichlet(prior, n_prior)])
+                g = np.clip(g, 1e-12, None)
+                g /= g.sum(axis=1, keepdims=True)
+                log_q = np.logaddexp(np.log1p(-_DEFENSIVE) + stats.dirichlet.logpdf(g.T, alpha),
+                                     np.log(_DEFENSIVE) + log_prior)
+            fits = [_lag_marginal(_mixture_design(design, channels, gi, model_type), "conv", model_type)
+                    for gi in g]
+            log_w = np.array([f.log_marginal for f in fits]) + log_prior - log_q
+            w = np.exp(log_w - log_w.max())
+            alpha = _fit_dirichlet(g, w)
+    log_m = float(logsumexp(log_w) - np.log(len(log_w)))
+    se = float(np.std(w, ddof=1) / (np.sqrt(len(w)) * w.mean()))
+    wn = w / w.sum()
+    means = np.array([f.rho_mean for f in fits])
+    sds = np.array([f.rho_sd for f in fits])
+    rho_mean = float(wn @ means)
+    rho_sd = float(np.sqrt(max(wn @ (sds**2 + means**2) - rho_mean**2, 0.0)))
+    marginal = Marginal(model_type, "+".join(channels), log_m, rho_mean, rho_sd,
+                        (min(f.interval[0] for f in fits), max(f.interval[1] for f in fits)), se)
+    return marginal, wn @ g
+
+
 def model_probabilities(log_marginals: Sequence[float], prior: Sequence[float] | None = None) -> np.ndarray:
     """Posterior model probabilities ``p(M_j | y)`` from log-marginal likelihoods (equal prior unless given).
 
@@ -260,48 +368,66 @@ def _lag_sd_ratio(design: Design, channel: str) -> float:
 
 
 def channel_choice(spec: Mapping[str, Any], panel: pd.DataFrame,
-                   graphs: Mapping[str, Mapping[int, Any]]) -> pd.DataFrame:
-    """Log-marginal likelihood and posterior probability of every (model type, channel) candidate.
+                   graphs: Mapping[str, Mapping[int, Any]], *, seed: int = 0) -> pd.DataFrame:
+    """Log-marginal likelihood and posterior probability of every (model type, channel subset) candidate.
 
     Parameters
     ----------
     spec : mapping
         ``outputs.channel_choice`` of the config: ``channels``, ``model_types``, ``outcome``, ``regressors``,
-        optional ``years``, ``effects`` (default ``twoway``) and ``prior`` (candidate label -> positive weight,
-        labels ``<model_type>:<channel>``, ``<channel>`` or ``<model_type>``; unnamed candidates weigh 1).
+        optional ``years``, ``effects`` (default ``twoway``), ``max_subset`` (largest subset of channels, default
+        1: single channels only; subsets use the convex-combination model, SAR and SDM only) and ``prior``
+        (candidate label -> positive weight, labels ``<model_type>:<channels>``, ``<channels>`` or
+        ``<model_type>``, channels of a subset joined by ``+``; unnamed candidates weigh 1).
     panel, graphs
         As for :func:`interdep.models.fit.fit_model`.
+    seed : int
+        Seed of the importance sampler of the subsets.
 
     Returns
     -------
     pandas.DataFrame
         ``model_type, channels, log_marginal, probability`` (probabilities over all rows sum to 1), then
-        ``rho_mean, rho_sd`` (posterior of the spatial parameter), ``wy_sd_ratio`` (the variation of ``W y``
-        left after the effects, relative to the outcome's) and ``rel_error`` (of the numerical integral over rho).
+        ``error`` (estimated absolute error of ``log_marginal``), ``rho_mean, rho_sd`` (posterior of the spatial
+        parameter), ``gamma`` (subsets: posterior mean weight of each channel) and ``wy_sd_ratio`` (single
+        channels: the variation of ``W y`` left after the effects, relative to the outcome's).
     """
+    from itertools import combinations
+
     channels = list(spec["channels"])
     model_types = list(spec.get("model_types", ["sar", "sdm"]))
+    max_subset = int(spec.get("max_subset", 1))
     for mt in model_types:
         if mt not in MODEL_TYPES:
             raise InputError(f"outputs.channel_choice: unknown model type {mt!r}; expected one of "
                              f"{', '.join(MODEL_TYPES)}", row="outputs.channel_choice.model_types", value=mt)
+        if mt == "sem" and max_subset > 1:
+            raise InputError("outputs.channel_choice: subsets of channels (max_subset > 1) are for sar and sdm only",
+                             row="outputs.channel_choice.model_types", value=mt)
     rows = []
     sample = None
     for mt in model_types:
-        for ch in channels:
-            model = {"id": f"channel_choice_{mt}_{ch}", "weights": [ch], "outcome": spec["outcome"],
-                     "regressors": list(spec["regressors"]), "effects": spec.get("effects", "twoway")}
-            if spec.get("years"):
-                model["years"] = list(spec["years"])
-            design = build_design(model, panel, graphs, spatial_x=mt == "sdm")
-            if sample is None:
-                sample = design.sample
-            elif not sample.reset_index(drop=True).equals(design.sample.reset_index(drop=True)):
-                raise EstimationError(f"channel choice: the sample of {mt}/{ch} differs from the first candidate's; "
-                                      "marginal likelihoods of different samples are not comparable")
-            m = log_marginal(design, mt)
-            rows.append({"model_type": mt, "channels": ch, "log_marginal": m.log_marginal, "rho_mean": m.rho_mean,
-                         "rho_sd": m.rho_sd, "wy_sd_ratio": _lag_sd_ratio(design, ch), "rel_error": m.rel_error})
+        for size in range(1, max_subset + 1):
+            for subset in combinations(channels, size):
+                label = "+".join(subset)
+                model = {"id": f"channel_choice_{mt}_{label}", "weights": list(subset), "outcome": spec["outcome"],
+                         "regressors": list(spec["regressors"]), "effects": spec.get("effects", "twoway")}
+                if spec.get("years"):
+                    model["years"] = list(spec["years"])
+                design = build_design(model, panel, graphs, spatial_x=mt == "sdm")
+                if sample is None:
+                    sample = design.sample.reset_index(drop=True)
+                elif not sample.equals(design.sample.reset_index(drop=True)):
+                    raise EstimationError(f"channel choice: the sample of {mt}/{label} differs from the first "
+                                          "candidate's; marginal likelihoods of different samples are not comparable")
+                if size == 1:
+                    m, gamma, ratio = log_marginal(design, mt), "", _lag_sd_ratio(design, subset[0])
+                else:
+                    m, g = subset_marginal(design, mt, seed=seed + len(rows))
+                    gamma = ", ".join(f"{c} {v:.2f}" for c, v in zip(subset, g, strict=True))
+                    ratio = np.nan
+                rows.append({"model_type": mt, "channels": label, "log_marginal": m.log_marginal, "error": m.error,
+                             "rho_mean": m.rho_mean, "rho_sd": m.rho_sd, "gamma": gamma, "wy_sd_ratio": ratio})
     out = pd.DataFrame(rows)
     prior = _prior_weights(spec.get("prior") or {}, out)
     out.insert(3, "probability", model_probabilities(out["log_marginal"].to_numpy(), prior))
