@@ -10,6 +10,7 @@ rule fit_model:
         impacts=f"{RESULTS}/models/{{model_id}}/impacts.csv",
         sample=f"{RESULTS}/models/{{model_id}}/sample.csv",
         profile=f"{RESULTS}/models/{{model_id}}/profile.csv",
+        draws=f"{RESULTS}/models/{{model_id}}/draws.parquet",
     params:
         spec=lambda wc: MODELS[wc.model_id],
         seed=SEED,

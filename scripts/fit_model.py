@@ -1,6 +1,7 @@
 """Snakemake rule `fit_model`: one model entry of the config -> coefficients, fit, impacts, sample."""
 
 from interdep.io import read_table, write_json, write_table
+from interdep.models.bayes.core import write_draws
 from interdep.models.fit import fit_model
 from interdep.panel.build import states_by_year
 from interdep.weights.graphs import graphs_from_edge_list
@@ -20,4 +21,5 @@ with logged(snakemake.log[0]) as log:
     write_table(result.impacts, snakemake.output.impacts)
     write_table(result.sample, snakemake.output.sample)
     write_table(result.profile, snakemake.output.profile)
+    write_draws(result.draws, snakemake.output.draws)
     write_json(result.fit, snakemake.output.fit)

@@ -17,6 +17,9 @@ Estimators (``ESTIMATORS``):
 ``sar_gmm``   spatial lag, S2SLS (spreg, ``effects: none``, one channel)
 ``sac``       spatial lag + error, GS2SLS (spreg ``GM_Combo_Het``, ``effects: none``, one channel)
 ``sac_ml``    spatial lag + error, ML (``effects: none``, one channel)
+``sar_tobit`` Bayesian spatial-lag Tobit (censored at 0), MCMC, one channel, all effects
+              (:mod:`interdep.models.bayes`; ``mcmc``, ``priors``; posterior draws in ``FitResult.draws``)
+``sar_probit`` Bayesian spatial-lag probit (0/1 outcome), MCMC, one channel, all effects
 ============  ===============================================================================================
 """
 
@@ -33,6 +36,7 @@ import pandas as pd
 
 from interdep.errors import InputError
 from interdep.models import cross_section as cs
+from interdep.models.bayes.fit import BAYES_ESTIMATORS, fit_bayes, identified_sample
 from interdep.models.design import EFFECTS, Design, build_design
 from interdep.models.impacts import linear_impacts, spatial_impacts
 from interdep.models.panel_ml import at_bound, channel_bounds, fit_sar_ml, profile_log_likelihood
@@ -40,10 +44,10 @@ from interdep.models.result import Estimate
 
 __all__ = ["ESTIMATORS", "SPEC_KEYS", "FitResult", "fit_model", "spec_schema"]
 
-ESTIMATORS = ("ols", "slx", "sar_ml", "sdm_ml", "sem_ml", "sar_gmm", "sac", "sac_ml")
+ESTIMATORS = ("ols", "slx", "sar_ml", "sdm_ml", "sem_ml", "sar_gmm", "sac", "sac_ml", "sar_tobit", "sar_probit")
 SPEC_KEYS = (
     "id", "estimator", "weights", "outcome", "regressors", "years", "effects",
-    "dynamic", "wx_regressors", "lee_yu", "impact_draws", "w_lags", "description",
+    "dynamic", "wx_regressors", "lee_yu", "impact_draws", "w_lags", "description", "mcmc", "priors",
 )
 _CROSS_SECTION = {"sem_ml": cs.fit_sem_ml, "sar_gmm": cs.fit_sar_gmm, "sac": cs.fit_sac_gmm,
                   "sac_ml": cs.fit_sac_ml}
@@ -72,6 +76,7 @@ class FitResult:
     impacts: pd.DataFrame
     sample: pd.DataFrame
     profile: pd.DataFrame
+    draws: pd.DataFrame | None = None  # MCMC estimators: chain, draw, one column per parameter
 
 
 def spec_schema() -> dict[str, Any]:
@@ -95,6 +100,12 @@ def spec_schema() -> dict[str, Any]:
             "impact_draws": {"type": "integer", "minimum": 0, "default": 1000},
             "w_lags": {"enum": [1, 2], "default": 1},
             "description": {"type": "string"},
+            "mcmc": {"type": "object", "additionalProperties": False,
+                     "properties": {k: {"type": "integer", "minimum": 0 if k in ("burn_in", "seed") else 1}
+                                    for k in ("draws", "burn_in", "chains", "thin", "seed")}},
+            "priors": {"type": "object", "additionalProperties": False,
+                       "properties": {k: {"type": "number", "minimum": 0}
+                                      for k in ("sigma2_shape", "sigma2_rate", "rho_a", "rho_b")}},
         },
     }
 
@@ -114,6 +125,11 @@ def _check_spec(spec: Mapping[str, Any]) -> str:
     needs_w = est not in ("ols",)
     if needs_w and not spec.get("weights"):
         raise InputError(f"model {mid!r}: estimator {est!r} needs at least one weights channel")
+    if est in BAYES_ESTIMATORS and len(spec.get("weights", [])) != 1:
+        raise InputError(f"model {mid!r}: estimator {est!r} takes exactly one weights channel",
+                         value=spec.get("weights"))
+    if est not in BAYES_ESTIMATORS and (spec.get("mcmc") or spec.get("priors")):
+        raise InputError(f"model {mid!r}: 'mcmc' and 'priors' apply to sar_tobit / sar_probit only", value=est)
     if est in _CROSS_SECTION:
         if len(spec.get("weights", [])) != 1 and est != "sar_gmm":
             raise InputError(f"model {mid!r}: estimator {est!r} takes exactly one weights channel",
@@ -234,7 +250,17 @@ def fit_model(
     est_name = _check_spec(spec)
     design = build_design(spec, panel, graphs, spatial_x=est_name in ("slx", "sdm_ml"),
                           dynamic=bool(spec.get("dynamic", False)))
-    estimate, impacts = _dispatch(est_name, spec, design, seed)
+    draws = None
+    if est_name in BAYES_ESTIMATORS:
+        keep, note = identified_sample(est_name, design)
+        if note:
+            kept = design.sample.loc[keep, ["ccode", "year"]]
+            design = build_design(spec, panel.merge(kept, on=["ccode", "year"]), graphs)
+            design.notes.insert(0, note)
+        bayes = fit_bayes(est_name, spec, design)
+        estimate, impacts, draws = bayes.estimate, bayes.impacts, bayes.chains.frame()
+    else:
+        estimate, impacts = _dispatch(est_name, spec, design, seed)
     _flag_inadmissible(estimate, design, est_name)
     estimate.impacts = impacts
     seconds = time.perf_counter() - t0
@@ -242,8 +268,12 @@ def fit_model(
         profile = profile_log_likelihood(design, np.array(list(estimate.spatial("rho").values())))
     else:
         profile = pd.DataFrame(columns=["channel", "rho", "log_likelihood"])
-    return FitResult(estimate=estimate, fit=_fit_json(spec, est_name, design, estimate, impacts, seconds, seed),
-                     impacts=impacts, sample=design.sample.reset_index(drop=True), profile=profile)
+    fit = _fit_json(spec, est_name, design, estimate, impacts, seconds, seed)
+    if est_name in BAYES_ESTIMATORS:
+        fit["mcmc"] = bayes.mcmc
+        fit["log_likelihood"] = fit["aic"] = None  # no likelihood maximised: the posterior is summarised
+    return FitResult(estimate=estimate, fit=fit, impacts=impacts, sample=design.sample.reset_index(drop=True),
+                     profile=profile, draws=draws)
 
 
 def _fit_json(spec: Mapping[str, Any], est_name: str, design: Design, est: Estimate, impacts: pd.DataFrame,
