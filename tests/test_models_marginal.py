@@ -1,8 +1,9 @@
 """Log-marginal likelihoods and posterior model probabilities (interdep.models.bayes.marginal).
 
-Reference: spmixw 0.2.3 ``lmarginal_panel`` (Python port of R spmixW / LeSage's MATLAB ``lmarginal_static_panel``),
-which computes the SDM and SDEM marginals for a balanced panel with one fixed W. Two conventions differ, each
-checked here as an exact offset:
+Reference (``convention="lesage"``): spmixw 0.2.3 ``lmarginal_panel`` (Python port of R spmixW / LeSage's
+MATLAB ``lmarginal_static_panel``), which computes the SDM and SDEM marginals for a balanced panel with one
+fixed W. Under its exponent convention (``SSR^-(n-1)/2``; the package's default is the exact flat-prior
+``SSR^-(n-p)/2``), two further conventions differ, each checked here as an exact offset:
 
 * the prior density of rho: spmixw divides by ``D = 1 - 1/rmin`` (the width of the interval only when
   ``rmin = -1``); the uniform prior on ``(lo, hi)`` has density ``1 / (hi - lo)``, which we use;
@@ -63,8 +64,8 @@ def _design(W, x, y, N, T, effects):
 def test_sdm_and_sdem_equal_spmixw_up_to_stated_conventions(effects):
     W, x, y, N, T = _balanced()
     design = _design(W, x, y, N, T, effects)
-    sdm = log_marginal(design, "sdm")
-    sem = log_marginal(design, "sem")  # with W x columns: the SDEM
+    sdm = log_marginal(design, "sdm", convention="lesage")
+    sem = log_marginal(design, "sem", convention="lesage")  # with W x columns: the SDEM
     lo, hi = sdm.interval
     dm = spmixw.demean_panel(y, x, N, T, 0 if effects == "none" else 1)
     ref = spmixw.lmarginal_panel(dm.ywith, dm.xwith, W.toarray(), N, T, lflag=0, rmin=lo, rmax=hi)

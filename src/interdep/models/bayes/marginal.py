@@ -10,12 +10,16 @@ refined where the integrand is not negligible, trapezoid rule; the relative erro
 and reported). The log-Jacobian ``sum_t log|I - rho W_t|`` comes from the per-year eigenvalues of
 :mod:`interdep.models.panel_ml`, computed once per distinct year.
 
-Conventions (those of LeSage's MATLAB code and of R spmixW / Python spmixw, so that the numbers agree):
+The marginal (SAR / SDM; ``p`` = regressors + independent effects, ``m = (n - p)/2``, ``S(rho)`` the sum of
+squared residuals of ``A(rho) y`` on ``[X, D]``, ``D`` the width of the interval)::
 
-* ``dof = (n - 1) / 2`` with ``n`` the number of observations, whatever the number of regressors and effects;
-* the log-marginal is ``-log(D) + lgamma(dof) - dof log(2 pi) - log|X'X| / 2 + log int |A(rho)| S(rho)^-dof drho``
-  (SAR / SDM; ``S`` the sum of squared residuals at ``rho``, ``D`` the width of the interval);
-* the SEM replaces ``|X'X|`` by ``|X' A' A X|`` inside the integral.
+    log p(y) = -log(D) + lgamma(m) - m log(pi) - log(2) - log|X'X|/2 + log int |A(rho)| S(rho)^-m drho
+
+The SEM replaces ``|X'X|`` by ``|X' A' A X|`` inside the integral. LeSage's MATLAB code and R spmixW / Python
+spmixw use ``m = (n - 1)/2`` whatever ``p`` and ``lgamma(m) - m log(2 pi)``: available as
+``convention="lesage"`` (tested against spmixw); with many fixed effects (``p`` in the hundreds) the two differ
+in the weight the integrand gives the log-determinant against the residuals, and only the exact one is the
+posterior that the samplers (``sar_conv``) draw from.
 
 Fixed effects are parameters with flat priors, integrated out exactly. For SAR / SDM this is the within
 projection of :class:`interdep.models.design.EffectsProjector` (the ML engine's design) and ``|X'X|`` becomes
@@ -53,7 +57,8 @@ from interdep.errors import EstimationError, InputError
 from interdep.models.design import Design, build_design
 from interdep.models.panel_ml import _parts, _spectra, rho_bounds, single_thread_blas
 
-__all__ = ["MODEL_TYPES", "Marginal", "channel_choice", "log_marginal", "model_probabilities", "subset_marginal"]
+__all__ = ["CONVENTIONS", "MODEL_TYPES", "Marginal", "channel_choice", "log_marginal", "model_probabilities",
+           "subset_marginal"]
 
 MODEL_TYPES = ("sar", "sdm", "sem")
 
@@ -138,10 +143,25 @@ def _integrate(log_f: Callable[[np.ndarray], np.ndarray], lo: float, hi: float) 
     return float(np.log(area) + peak), float(mean), float(sd), float(error)
 
 
-def _constant(n: int, width: float) -> tuple[float, float]:
-    """``dof`` and ``-log(D) + lgamma(dof) - dof log(2 pi)`` of LeSage's flat-prior marginal."""
-    dof = (n - 1) / 2.0
-    return dof, -np.log(width) + gammaln(dof) - dof * np.log(2 * np.pi)
+CONVENTIONS = ("exact", "lesage")
+
+
+def _constant(n: int, p: int, width: float, convention: str) -> tuple[float, float]:
+    """The exponent ``m`` of ``SSR^-m`` and the log of the constant in front of the integral over ``rho``.
+
+    ``exact``: ``m = (n - p)/2`` (``p`` = regressors + independent effects integrated out) and
+    ``-log(D) + lgamma(m) - m log(pi) - log 2``, the flat-prior marginal. ``lesage``: ``m = (n - 1)/2`` and
+    ``-log(D) + lgamma(m) - m log(2 pi)``, the convention of LeSage's code and spmixw.
+    """
+    if convention == "lesage":
+        m = (n - 1) / 2.0
+        return m, -np.log(width) + gammaln(m) - m * np.log(2 * np.pi)
+    if convention != "exact":
+        raise ValueError(f"convention must be one of {CONVENTIONS}, not {convention!r}")
+    m = (n - p) / 2.0
+    if m <= 0:
+        raise EstimationError(f"no residual degrees of freedom ({n} observations, {p} parameters integrated out)")
+    return m, -np.log(width) + gammaln(m) - m * np.log(np.pi) - np.log(2.0)
 
 
 def _slogdet_pd(a: np.ndarray, what: str) -> float:
@@ -151,14 +171,14 @@ def _slogdet_pd(a: np.ndarray, what: str) -> float:
     return float(value)
 
 
-def _lag_marginal(design: Design, channel: str, model_type: str) -> Marginal:
+def _lag_marginal(design: Design, channel: str, model_type: str, convention: str = "exact") -> Marginal:
     """SAR / SDM: ``rho`` integrated numerically, ``beta``, effects and ``sigma`` analytically."""
     parts = _parts(design)  # projected X, and residuals of Qy and Q W y on QX (the ML engine's quantities)
     lams = [s.lam for s in _spectra(design, channel)]
     lo, hi = rho_bounds(lams)
     logdet = _log_jacobian(lams)
-    dof, const = _constant(design.n_obs, hi - lo)
     k = parts.Xt.shape[1]
+    dof, const = _constant(design.n_obs, k + design.projector.n_effects, hi - lo, convention)
     log_xx = _slogdet_pd(parts.Xt.T @ parts.Xt, f"model {design.model_id!r}: X'X") if k else 0.0
     g = parts.gram  # [[e0'e0, e0'ed], [ed'e0, ed'ed]]
 
@@ -184,7 +204,7 @@ def _full_rank_dummies(design: Design) -> np.ndarray:
     return dummies
 
 
-def _error_marginal(design: Design, channel: str) -> Marginal:
+def _error_marginal(design: Design, channel: str, convention: str = "exact") -> Marginal:
     """SEM (or SDEM, with ``W x`` columns in the design): ``lambda`` numerically, the rest analytically."""
     dummies = _full_rank_dummies(design)
     Z = np.column_stack([design.X, dummies])
@@ -200,7 +220,7 @@ def _error_marginal(design: Design, channel: str) -> Marginal:
     lams = [s.lam for s in _spectra(design, channel)]
     lo, hi = rho_bounds(lams)
     logdet = _log_jacobian(lams)
-    dof, const = _constant(design.n_obs, hi - lo)
+    dof, const = _constant(design.n_obs, Z.shape[1], hi - lo, convention)
 
     def one(lam: float) -> float:
         a_zz = zz - lam * zwz_sym + lam**2 * wzwz
@@ -220,7 +240,7 @@ def _error_marginal(design: Design, channel: str) -> Marginal:
     return Marginal("sem", channel, const + 0.5 * log_dd + log_int, mean, sd, (lo, hi), err)
 
 
-def log_marginal(design: Design, model_type: str) -> Marginal:
+def log_marginal(design: Design, model_type: str, convention: str = "exact") -> Marginal:
     """The flat-prior log-marginal likelihood of one single-channel model.
 
     Parameters
@@ -230,6 +250,9 @@ def log_marginal(design: Design, model_type: str) -> Marginal:
         ``spatial_x=True`` (the ``W x`` columns are regressors). An ``sem`` on a design with ``W x`` columns is
         the SDEM.
     model_type : {"sar", "sdm", "sem"}
+    convention : {"exact", "lesage"}
+        ``exact`` (default): the flat-prior marginal, ``SSR^-(n - p)/2``; ``lesage``: LeSage's and spmixw's
+        ``SSR^-(n - 1)/2`` with its constant (for comparisons with that code).
 
     Returns
     -------
@@ -243,8 +266,8 @@ def log_marginal(design: Design, model_type: str) -> Marginal:
                          value=design.channels)
     with single_thread_blas():
         if model_type == "sem":
-            return _error_marginal(design, design.channels[0])
-        return _lag_marginal(design, design.channels[0], model_type)
+            return _error_marginal(design, design.channels[0], convention)
+        return _lag_marginal(design, design.channels[0], model_type, convention)
 
 
 def _mixture_design(design: Design, channels: Sequence[str], gamma: np.ndarray, model_type: str) -> Design:
