@@ -62,8 +62,8 @@ __all__ = ["CONVENTIONS", "MODEL_TYPES", "Marginal", "channel_choice", "log_marg
 
 MODEL_TYPES = ("sar", "sdm", "sem")
 
-_COARSE = 401  # grid points over the whole admissible interval
-_FINE = 2001  # grid points over the part where the integrand is within exp(-_DROP) of its maximum
+_COARSE = 201  # grid points over the whole admissible interval
+_FINE = 801  # grid points over the part where the integrand is within exp(-_DROP) of its maximum
 _DROP = 40.0
 SUBSET_ROUNDS = (32, 32, 64)  # importance-sampling draws of gamma per round (the last round gives the estimate)
 _DEFENSIVE = 0.2  # share of each proposal drawn from the prior
@@ -99,17 +99,26 @@ class Marginal:
     error: float
 
 
-def _log_jacobian(lams: Sequence[np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
-    """``rho -> sum_t log|I - rho W_t|`` on a vector of ``rho`` values, from each year's eigenvalues."""
-    lam = np.concatenate(list(lams))
-    real = np.isrealobj(lam) or not np.abs(np.imag(lam)).max(initial=0.0) > 0
-    lam = np.real(lam) if real else lam
+def _log_jacobian(spectra: Sequence[Any]) -> Callable[[np.ndarray], np.ndarray]:
+    """``rho -> sum_t log|I - rho W_t|`` on a vector of ``rho`` values, from each year's eigenvalues.
+
+    ``spectra`` holds one :class:`~interdep.models.panel_ml.Spectrum` per year (the same object for years that
+    share a matrix, as :func:`~interdep.models.panel_ml._spectra` returns them): each distinct one is evaluated
+    once and weighted by its number of years.
+    """
+    counts: dict[int, list] = {}
+    for s in spectra:
+        counts.setdefault(id(s), [s.lam, 0])[1] += 1
+    lam = np.concatenate([v[0] for v in counts.values()])
+    mult = np.concatenate([np.full(len(v[0]), v[1], dtype=float) for v in counts.values()])
+    if np.iscomplexobj(lam) and not np.abs(np.imag(lam)).max(initial=0.0) > 0:
+        lam = np.real(lam)
 
     def logdet(rho: np.ndarray) -> np.ndarray:
         out = np.empty(len(rho))
         for i in range(0, len(rho), 256):  # chunks keep the (grid x eigenvalues) array small
             r = rho[i:i + 256, None]
-            out[i:i + 256] = np.log(np.abs(1.0 - r * lam)).sum(axis=1)
+            out[i:i + 256] = np.log(np.abs(1.0 - r * lam)) @ mult
         return out
 
     return logdet
@@ -174,9 +183,9 @@ def _slogdet_pd(a: np.ndarray, what: str) -> float:
 def _lag_marginal(design: Design, channel: str, model_type: str, convention: str = "exact") -> Marginal:
     """SAR / SDM: ``rho`` integrated numerically, ``beta``, effects and ``sigma`` analytically."""
     parts = _parts(design)  # projected X, and residuals of Qy and Q W y on QX (the ML engine's quantities)
-    lams = [s.lam for s in _spectra(design, channel)]
-    lo, hi = rho_bounds(lams)
-    logdet = _log_jacobian(lams)
+    spectra = _spectra(design, channel)
+    lo, hi = rho_bounds([s.lam for s in spectra])
+    logdet = _log_jacobian(spectra)
     k = parts.Xt.shape[1]
     dof, const = _constant(design.n_obs, k + design.projector.n_effects, hi - lo, convention)
     log_xx = _slogdet_pd(parts.Xt.T @ parts.Xt, f"model {design.model_id!r}: X'X") if k else 0.0
@@ -217,9 +226,9 @@ def _error_marginal(design: Design, channel: str, convention: str = "exact") -> 
     yy, ywy, wywy = y @ y, y @ Wy, Wy @ Wy
     log_dd = _slogdet_pd(dummies.T @ dummies, "D'D") if dummies.shape[1] else 0.0
     _slogdet_pd(zz, f"model {design.model_id!r}: Z'Z")
-    lams = [s.lam for s in _spectra(design, channel)]
-    lo, hi = rho_bounds(lams)
-    logdet = _log_jacobian(lams)
+    spectra = _spectra(design, channel)
+    lo, hi = rho_bounds([s.lam for s in spectra])
+    logdet = _log_jacobian(spectra)
     dof, const = _constant(design.n_obs, Z.shape[1], hi - lo, convention)
 
     def one(lam: float) -> float:
