@@ -69,10 +69,12 @@ rule channel_choice:
     input:
         panel=f"{RESULTS}/panel.csv",
         weights=[f"{RESULTS}/weights/{c}.csv" for c in CHANNEL_CHOICE.get("channels", [])],
+        conv_draws=[f"{RESULTS}/models/{m}/draws.parquet" for m in CONV_MODELS],
     output:
         CHANNEL_CHOICE_FILES,
     params:
         spec=CHANNEL_CHOICE,
+        conv_models=CONV_MODELS,
         seed=SEED,
     log:
         f"{RESULTS}/logs/channel_choice.log",

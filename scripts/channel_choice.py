@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pandas as pd
+
 from interdep.io import read_table
 from interdep.models.bayes.marginal import channel_choice
 from interdep.outputs.figures import channel_choice_plot
@@ -20,4 +22,6 @@ with logged(snakemake.log[0]) as log:
     log.info("%s", table.to_string())
     out = [Path(f) for f in snakemake.output]
     write_channel_choice(table, out[0].parent)
-    channel_choice_plot(table, next(f for f in out if f.suffix == ".png"))
+    draws = {m: pd.read_parquet(f) for m, f in zip(snakemake.params.conv_models, snakemake.input.conv_draws,
+                                                   strict=True)}
+    channel_choice_plot(table, next(f for f in out if f.suffix == ".png"), draws)
