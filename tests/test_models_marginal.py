@@ -169,3 +169,13 @@ def test_subset_marginal_matches_quadrature_over_gamma():
     assert abs(m.log_marginal - exact) < 4 * m.error + 1e-3
     post = np.exp(vals - peak)
     assert gamma[0] == pytest.approx(np.trapezoid(post * grid, grid) / np.trapezoid(post, grid), abs=0.03)
+
+
+def test_config_names_unknown_channel_of_channel_choice():
+    from interdep.config import check_config
+    from interdep.errors import InputError
+
+    config = {"channels": {"a": {}}, "models": [], "outputs": {"channel_choice": {"channels": ["a", "zz"]}}}
+    with pytest.raises(InputError, match="outputs.channel_choice.channels") as err:
+        check_config(config, source="config.yaml")
+    assert "zz" in str(err.value)
