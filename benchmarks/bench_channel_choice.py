@@ -6,7 +6,7 @@ Run (one at a time; CPU seconds are reported, wall time depends on the machine's
     .venv/bin/python benchmarks/bench_channel_choice.py conv         # real panel: sar_conv, 3 channels, 2 x 5,000
     .venv/bin/python benchmarks/bench_channel_choice.py spmixw-conv  # sar_conv vs spmixw sar_conv_panel, balanced
     .venv/bin/python benchmarks/bench_channel_choice.py mc-choice --reps 200
-    .venv/bin/python benchmarks/bench_channel_choice.py mc-gamma --reps 20
+    .venv/bin/python benchmarks/bench_channel_choice.py mc-gamma --reps 20 [--draws 2000 --burn-in 500]
 
 ``speed`` and ``conv`` need ``results/ipi`` (panel.csv and weights/*.csv from
 ``snakemake --configfile config/ipi.yaml --config raw_dir=PATH``).
@@ -180,12 +180,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=["speed", "conv", "spmixw-conv", "mc-choice", "mc-gamma"])
     parser.add_argument("--reps", type=int, default=20)
+    parser.add_argument("--draws", type=int, default=2000, help="mc-gamma: draws per chain")
+    parser.add_argument("--burn-in", type=int, default=500, help="mc-gamma: burn-in sweeps per chain")
     args = parser.parse_args()
     from interdep.models.panel_ml import single_thread_blas
 
     with single_thread_blas():
         {"speed": speed, "conv": conv, "spmixw-conv": spmixw_conv,
-         "mc-choice": lambda: mc_choice(args.reps), "mc-gamma": lambda: mc_gamma(args.reps)}[args.what]()
+         "mc-choice": lambda: mc_choice(args.reps),
+         "mc-gamma": lambda: mc_gamma(args.reps, args.draws, args.burn_in)}[args.what]()
 
 
 if __name__ == "__main__":
