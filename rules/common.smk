@@ -58,6 +58,15 @@ FIGURES = (
     + (["truth"] if TRUTH_FILE else [])
 )
 FIGURE_FILES = [f"{RESULTS}/figures/{name}.{ext}" for name in FIGURES for ext in ("png", "pdf")]
+# Which channel? (outputs.channel_choice): its own table and figure, written by rule channel_choice
+CHANNEL_CHOICE = OUTPUTS.get("channel_choice") or {}
+CHANNEL_CHOICE_FILES = (
+    [f"{RESULTS}/tables/channel_choice.{ext}" for ext in ("md", "tex", "csv")]
+    + [f"{RESULTS}/figures/channel_choice.{ext}" for ext in ("png", "pdf")]
+    if CHANNEL_CHOICE
+    else []
+)
+CONV_MODELS = [m for m, spec in MODELS.items() if spec["estimator"] == "sar_conv"]
 
 
 SOURCES_TABLE = "data/sources.csv"

@@ -66,6 +66,33 @@ rule figures:
         "../scripts/make_figures.py"
 
 
+rule channel_choice:
+    message:
+        "Which channel? Log-marginal likelihoods and posterior probabilities of the candidate channels"
+    input:
+        panel=f"{RESULTS}/panel.csv",
+        weights=[f"{RESULTS}/weights/{c}.csv" for c in CHANNEL_CHOICE.get("channels", [])],
+        conv_draws=[f"{RESULTS}/models/{m}/draws.parquet" for m in CONV_MODELS],
+    output:
+        CHANNEL_CHOICE_FILES,
+    params:
+        spec=CHANNEL_CHOICE,
+        conv_models=CONV_MODELS,
+        seed=SEED,
+    log:
+        f"{RESULTS}/logs/channel_choice.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/channel_choice.tsv"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=30,
+    conda:
+        "../envs/interdep.yaml"
+    script:
+        "../scripts/channel_choice.py"
+
+
 rule provenance:
     message:
         "Recording provenance: versions, input checksums, config, commit, seeds"
@@ -102,6 +129,7 @@ rule report:
         **({"dropped": DROPPED_FILE} if DROPPED_FILE else {}),
         coverage=f"{RESULTS}/tables/coverage.csv",
         comparison=[COMPARISON_FILES["comparison_csv"]] if COMPARISON_FILES else [],
+        channel_choice=CHANNEL_CHOICE_FILES,
     output:
         f"{RESULTS}/report.html",
     params:

@@ -25,5 +25,6 @@ with logged(snakemake.log[0]):
         coverage=read_table(snakemake.input.coverage),
         comparison=read_table(snakemake.input.comparison[0]) if snakemake.input.comparison else None,
         warn_share=p.warn_share,
+        channel_choice=bool(snakemake.input.channel_choice),
     )
     write_text(page, snakemake.output[0])

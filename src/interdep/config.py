@@ -39,6 +39,10 @@ def check_config(config: dict[str, Any], source: str = "config") -> None:
             if model_id not in ids:
                 raise InputError("table names an unknown model", file=source, row=f"outputs.tables.{table}",
                                  value=model_id)
+    for channel in (outputs.get("channel_choice") or {}).get("channels", []):
+        if channel not in channels:
+            raise InputError(f"unknown channel (known: {', '.join(sorted(channels))})", file=source,
+                             row="outputs.channel_choice.channels", value=channel)
     if outputs.get("truth_model") and outputs["truth_model"] not in ids:
         raise InputError("unknown model", file=source, row="outputs.truth_model", value=outputs["truth_model"])
 

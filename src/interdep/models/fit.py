@@ -20,6 +20,8 @@ Estimators (``ESTIMATORS``):
 ``sar_tobit`` Bayesian spatial-lag Tobit (censored at 0), MCMC, one channel, all effects
               (:mod:`interdep.models.bayes`; ``mcmc``, ``priors``; posterior draws in ``FitResult.draws``)
 ``sar_probit`` Bayesian spatial-lag probit (0/1 outcome), MCMC, one channel, all effects
+``sar_conv``  Bayesian SAR with W = sum_k gamma_k W_k (convex combination of two or more channels), MCMC, all
+              effects (:mod:`interdep.models.bayes.conv`; ``mcmc``)
 ============  ===============================================================================================
 """
 
@@ -37,6 +39,7 @@ import pandas as pd
 
 from interdep.errors import EstimationError, InputError
 from interdep.models import cross_section as cs
+from interdep.models.bayes.conv import fit_sar_conv
 from interdep.models.bayes.fit import BAYES_ESTIMATORS, fit_bayes, identified_sample
 from interdep.models.design import EFFECTS, Design, build_design
 from interdep.models.impacts import linear_impacts, spatial_impacts
@@ -52,7 +55,8 @@ from interdep.models.result import Estimate
 
 __all__ = ["ESTIMATORS", "SPEC_KEYS", "FitResult", "fit_model", "spec_schema"]
 
-ESTIMATORS = ("ols", "slx", "sar_ml", "sdm_ml", "sem_ml", "sar_gmm", "sac", "sac_ml", "sar_tobit", "sar_probit")
+ESTIMATORS = ("ols", "slx", "sar_ml", "sdm_ml", "sem_ml", "sar_gmm", "sac", "sac_ml", "sar_tobit", "sar_probit",
+              "sar_conv")
 SPEC_KEYS = (
     "id", "estimator", "weights", "outcome", "regressors", "years", "effects",
     "dynamic", "wx_regressors", "lee_yu", "impact_draws", "w_lags", "description", "label", "complete_cases",
@@ -142,7 +146,10 @@ def _check_spec(spec: Mapping[str, Any]) -> str:
     if est in BAYES_ESTIMATORS and len(spec.get("weights", [])) != 1:
         raise InputError(f"model {mid!r}: estimator {est!r} takes exactly one weights channel",
                          value=spec.get("weights"))
-    if est not in BAYES_ESTIMATORS and (spec.get("mcmc") or spec.get("priors")):
+    if est == "sar_conv" and len(spec.get("weights", [])) < 2:
+        raise InputError(f"model {mid!r}: estimator 'sar_conv' needs two or more weights channels",
+                         value=spec.get("weights"))
+    if est not in (*BAYES_ESTIMATORS, "sar_conv") and (spec.get("mcmc") or spec.get("priors")):
         raise InputError(f"model {mid!r}: 'mcmc' and 'priors' apply to sar_tobit / sar_probit only", value=est)
     if est in _CROSS_SECTION:
         if len(spec.get("weights", [])) != 1 and est != "sar_gmm":
@@ -296,6 +303,9 @@ def fit_model(
             design.notes.insert(0, note)
         bayes = fit_bayes(est_name, spec, design)
         estimate, impacts, draws = bayes.estimate, bayes.impacts, bayes.chains.frame()
+    elif est_name == "sar_conv":
+        bayes = fit_sar_conv(spec, design)
+        estimate, impacts, draws = bayes.estimate, bayes.impacts, bayes.chains.frame()
     else:
         estimate, impacts = _dispatch_named(est_name, spec, design, seed)
     _flag_inadmissible(estimate, design, est_name)
@@ -307,9 +317,11 @@ def fit_model(
     else:
         profile = pd.DataFrame(columns=["channel", "rho", "log_likelihood"])
     fit = _fit_json(spec, est_name, design, estimate, impacts, seconds, seed)
-    if est_name in BAYES_ESTIMATORS:
+    if est_name in (*BAYES_ESTIMATORS, "sar_conv"):
         fit["mcmc"] = bayes.mcmc
         fit["log_likelihood"] = fit["aic"] = None  # no likelihood maximised: the posterior is summarised
+    if est_name == "sar_conv":
+        fit["rho"] = bayes.mcmc["rho_by_channel"]
     return FitResult(estimate=estimate, fit=fit, impacts=impacts, sample=design.sample.reset_index(drop=True),
                      profile=profile, draws=draws)
 

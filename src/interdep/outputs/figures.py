@@ -348,6 +348,40 @@ def truth_plot(table: pd.DataFrame, model_id: str, png_path: str | Path,
     save(fig, png_path)
 
 
+def channel_choice_plot(table: pd.DataFrame, png_path: str | Path,
+                        gamma_draws: Mapping[str, pd.DataFrame] | None = None) -> None:
+    """Posterior probability of every channel-choice candidate (grouped by model type) and, beside it, the
+    posterior densities of the ``gamma_<channel>`` shares of each ``sar_conv`` model (``gamma_draws``: model id ->
+    its draws.parquet)."""
+    gamma_draws = {m: d for m, d in (gamma_draws or {}).items() if any(c.startswith("gamma_") for c in d.columns)}
+    types = list(dict.fromkeys(table["model_type"]))
+    channels = list(dict.fromkeys(table["channels"]))
+    height_in = 0.35 * len(channels) * len(types) + 1.2
+    ncols = 1 + len(gamma_draws)
+    fig, axes = plt.subplots(1, ncols, figsize=(WIDTH / 2 + 1.2 + 2.6 * (ncols - 1), height_in), squeeze=False)
+    ax = axes[0, 0]
+    height = 0.8 / len(types)
+    for j, mt in enumerate(types):
+        part = table[table["model_type"] == mt].set_index("channels").reindex(channels)
+        ax.barh(np.arange(len(channels)) + j * height, part["probability"], height=height,
+                color=OKABE_ITO[j % len(OKABE_ITO)], label=mt.upper())
+    ax.set_yticks(np.arange(len(channels)) + 0.4 - height / 2, channels)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("posterior probability")
+    ax.set_title("Which channel? Posterior model probabilities")
+    ax.legend(frameon=False, fontsize=7)
+    for ax, (model_id, draws) in zip(axes[0, 1:], gamma_draws.items(), strict=True):
+        for k, col in enumerate(c for c in draws.columns if c.startswith("gamma_")):
+            ax.hist(draws[col], bins=np.linspace(0, 1, 51), density=True, histtype="step", linewidth=1.2,
+                    color=OKABE_ITO[k % len(OKABE_ITO)], label=col.removeprefix("gamma_"))
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("share of the spatial lag (gamma)")
+        ax.set_title(f"{model_id}: gamma posteriors", fontsize=8)
+        ax.legend(frameon=False, fontsize=7)
+    save(fig, png_path)
+
+
 def draw_figures(*, figures: Sequence[str], panel: pd.DataFrame, moran_tables: Mapping[str, pd.DataFrame],
                  graphs: Mapping[str, Mapping[int, object]], coefficients: Mapping[str, pd.DataFrame],
                  impacts: pd.DataFrame, links: Mapping[str, pd.DataFrame], profiles: Mapping[str, pd.DataFrame],

@@ -45,6 +45,9 @@ FIGURES = {
     "truth": ("Demo only: estimates of the truth model beside the true parameters of the simulation.",
               "fit_model, figures", "scripts/fit_model.py, scripts/make_figures.py",
               "outputs.truth, outputs.truth_model"),
+    "channel_choice": ("Which channel? Posterior probability of each candidate channel and model type, and the "
+                       "posterior of each channel's share gamma in every sar_conv model.",
+                       "channel_choice", "scripts/channel_choice.py", "outputs.channel_choice"),
 }
 
 
@@ -90,6 +93,9 @@ TABLES = {
     "truth": ("Demo only: estimates beside the true values, and whether the 95% interval covers them.",
               "fit_model, tables", "scripts/fit_model.py, scripts/make_tables.py",
               "outputs.truth, outputs.truth_model"),
+    "channel_choice": ("Which channel? Flat-prior log-marginal likelihood and posterior probability of each "
+                       "candidate channel and model type, with the posterior of its spatial parameter.",
+                       "channel_choice", "scripts/channel_choice.py", "outputs.channel_choice"),
     "dropped": ("Contributions left out of the panel because the config says so (panel.nonmember: drop): each "
                 "source row, its personnel and why it could not be placed.",
                 "panel", "scripts/build_panel.py", "panel.nonmember"),
@@ -137,6 +143,7 @@ class Report:
     coverage: pd.DataFrame | None = None
     comparison: pd.DataFrame | None = None
     warn_share: float = 0.05
+    channel_choice: bool = False
     counters: dict[str, int] = field(default_factory=lambda: {"table": 0, "figure": 0})
 
     def label(self, model_id: str) -> str:
@@ -265,6 +272,16 @@ def section_truth(report: Report) -> str:
             + _figure(report, "truth"))
 
 
+def section_channel_choice(report: Report) -> str:
+    """Which channel? tables/channel_choice and its figure (``outputs.channel_choice``), before the regressions."""
+    if not report.channel_choice:
+        return ""
+    choice = read_table(report.tables_dir / "channel_choice.csv")
+    return (_table_section(report, "Posterior probabilities of the candidate channels", "channel_choice",
+                           tbl.to_html(tbl.channel_choice_display(choice), tbl.channel_choice_note(choice)))
+            + _figure(report, "channel_choice"))
+
+
 def section_regressions(report: Report) -> str:
     parts = []
     estimators = {f["model_id"]: f["estimator"] for f in report.fits}
@@ -295,7 +312,7 @@ def section_diagnostics(report: Report) -> str:
                           tbl.to_html(tbl.diagnostics_display(numbers, report.model_labels)))
 
 
-PLACED_FIGURES = {"truth", "impacts"}  # drawn inside another section
+PLACED_FIGURES = {"truth", "impacts", "channel_choice"}  # drawn inside another section
 
 
 def section_figures(report: Report) -> str:
@@ -392,6 +409,7 @@ def section_provenance(report: Report) -> str:
 SECTIONS: list[tuple[str, str, Callable[[Report], str]]] = [
     ("summary", "Summary", section_summary),
     ("truth", "Estimates against the truth", section_truth),
+    ("channel", "Which channel?", section_channel_choice),
     ("regressions", "Regression tables", section_regressions),
     ("impacts", "Impacts", section_impacts),
     ("diagnostics", "Spatial diagnostics", section_diagnostics),
@@ -420,13 +438,14 @@ def render_report(*, dataset: str, table_names: Sequence[str], figure_names: Seq
                   table_models: Mapping[str, Sequence[str]] | None = None,
                   codebook: str | Path | None = None, dropped: pd.DataFrame | None = None,
                   coverage: pd.DataFrame | None = None, comparison: pd.DataFrame | None = None,
-                  warn_share: float = 0.05) -> str:
+                  warn_share: float = 0.05, channel_choice: bool = False) -> str:
     """The whole page as a string: title, contents, then every section of ``SECTIONS`` that has something."""
     report = Report(dataset=dataset, table_names=list(table_names), figure_names=list(figure_names),
                     tables_dir=Path(tables_dir), figures_dir=Path(figures_dir), fits=list(fits),
                     provenance=provenance, truth_model=truth_model, model_labels=dict(model_labels or {}),
                     table_models=dict(table_models or {}), dropped=dropped,
-                    coverage=coverage, comparison=comparison, warn_share=warn_share)
+                    coverage=coverage, comparison=comparison, warn_share=warn_share,
+                    channel_choice=channel_choice)
     if codebook:
         report.labels = tbl.read_labels(codebook)
         report.codebook_summary = codebook_summary(codebook)

@@ -579,6 +579,46 @@ def descriptives_parts(numbers: pd.DataFrame) -> list[tuple[str, pd.DataFrame, s
         caption, display, _ = parts[-1]
         parts[-1] = (caption, display, "Statistics over each model's estimation sample (the state-years it used).")
     return parts
+CHANNEL_CHOICE_ABSORBED = 0.1  # flag channels whose W y keeps less than this sd ratio after the fixed effects
+
+
+def channel_choice_note(table: pd.DataFrame) -> str:
+    """What the channel-choice probabilities mean and do not mean, with the channels the effects absorb."""
+    note = ("Posterior probability that each candidate generated the outcome, among the candidates listed (equal "
+            "prior unless configured; flat priors on the coefficients, rho uniform on its admissible interval). "
+            "A low probability does not show that a channel has no effect: it says the data favour another "
+            "candidate with the same regressors and effects; probabilities across model types (SAR against SDM) "
+            "also depend on the flat prior of the coefficients. Subsets of channels (a+b) are the convex "
+            "combination W(γ) = Σ γ_k W_k, γ uniform on the simplex; their error is an importance-sampling "
+            "standard error.")
+    absorbed = table.loc[table["wy_sd_ratio"] < CHANNEL_CHOICE_ABSORBED].drop_duplicates("channels")
+    if len(absorbed):
+        shares = ", ".join(f"{r.channels} {r.wy_sd_ratio:.3f}" for r in absorbed.itertuples())
+        note += (" The fixed effects leave W·y almost no variation of its own (sd of W·y over sd of the outcome, "
+                 f"both after the effects: {shares}): a near-complete graph makes W·y nearly the year mean, "
+                 "which the year effects absorb, so the data say little about that channel.")
+    return note
+
+
+def channel_choice_display(table: pd.DataFrame) -> pd.DataFrame:
+    """Display frame of the channel choice (numbers rounded; the CSV keeps them unrounded)."""
+    gamma = table["gamma"].fillna("") if "gamma" in table else ""
+    return pd.DataFrame({
+        "Model": table["model_type"].str.upper(),
+        "Channels": table["channels"],
+        "log marginal (± error)": [f"{v:.2f} (± {e:.2g})" for v, e in zip(table["log_marginal"], table["error"],
+                                                                           strict=True)],
+        "Probability": table["probability"].map(lambda v: f"{v:.3f}"),
+        "ρ posterior mean (sd)": [f"{m:.3f} ({s:.3f})" for m, s in zip(table["rho_mean"], table["rho_sd"],
+                                                                        strict=True)],
+        "γ posterior mean": gamma,
+        "sd(W·y) / sd(y) after effects": table["wy_sd_ratio"].map(lambda v: "" if pd.isna(v) else f"{v:.3f}"),
+    })
+
+
+def write_channel_choice(table: pd.DataFrame, out_dir: str | Path) -> None:
+    """``channel_choice.{md,tex,csv}`` (CSV: ``model_type, channels, log_marginal, probability`` and more)."""
+    _write_formats(Path(out_dir), "channel_choice", channel_choice_display(table), table, channel_choice_note(table))
 
 
 def write_tables(*, model_dirs: Sequence[str | Path], tables: Mapping[str, Sequence[str]], codebook: str | Path,

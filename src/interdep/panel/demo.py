@@ -243,6 +243,9 @@ def build_demo(out_dir: str | Path, seed: int = SEED) -> dict[str, Path]:
         share_zero=round(float((panel["contrib_total"] == 0).mean()), 4),
         effects="twoway", outcome="log_contrib", regressors=["log_gdppc", "log_pop", "polity2"],
     )
+    # the same process in convex form (sar_conv): W = sum_c gamma_c W_c, rho = sum_c rho_c, gamma_c = rho_c / rho
+    rho = TRUTH["rho_contiguity"] + TRUTH["rho_bloc"]
+    truth.update(rho=rho, gamma_contiguity=TRUTH["rho_contiguity"] / rho, gamma_bloc=TRUTH["rho_bloc"] / rho)
     write_json(truth, paths["truth"])
     return paths
 

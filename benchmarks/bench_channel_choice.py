@@ -1,0 +1,195 @@
+"""Which channel? Speed and Monte Carlo of the log-marginal likelihoods and of ``sar_conv`` (issue 12).
+
+Run (one at a time; CPU seconds are reported, wall time depends on the machine's load)::
+
+    .venv/bin/python benchmarks/bench_channel_choice.py speed        # real panel: 5 channels x SAR/SDM; vs spmixw
+    .venv/bin/python benchmarks/bench_channel_choice.py conv         # real panel: sar_conv, 3 channels, 2 x 5,000
+    .venv/bin/python benchmarks/bench_channel_choice.py spmixw-conv  # sar_conv vs spmixw sar_conv_panel, balanced
+    .venv/bin/python benchmarks/bench_channel_choice.py mc-choice --reps 200
+    .venv/bin/python benchmarks/bench_channel_choice.py mc-gamma --reps 20 [--draws 2000 --burn-in 500]
+
+``speed`` and ``conv`` need ``results/ipi`` (panel.csv and weights/*.csv from
+``snakemake --configfile config/ipi.yaml --config raw_dir=PATH``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from interdep.io import read_table
+from interdep.models.bayes.conv import ConvexSAR
+from interdep.models.bayes.core import diagnostics
+from interdep.models.bayes.marginal import log_marginal
+from interdep.models.design import build_design
+from interdep.montecarlo import Channel, design_graphs, simulate
+from interdep.montecarlo import Design as MCDesign
+from interdep.panel.build import states_by_year
+from interdep.weights.graphs import graphs_from_edge_list
+
+ROOT = Path(__file__).resolve().parents[1]
+REGRESSORS = ["log_gdppc", "log_pop", "polyarchy", "conflict_neighbour"]
+CHANNELS = ["contiguity", "distance", "alliance", "igo", "unga"]
+
+
+def _real(channels):
+    res = ROOT / "results" / "ipi"
+    panel = read_table(res / "panel.csv")
+    ids = states_by_year(panel)
+    graphs = {c: graphs_from_edge_list(read_table(res / "weights" / f"{c}.csv"), ids) for c in channels}
+    return panel, graphs
+
+
+def _cpu(fn):
+    t0 = time.process_time()
+    out = fn()
+    return time.process_time() - t0, out
+
+
+def speed() -> None:
+    panel, graphs = _real(CHANNELS)
+    spec = {"id": "s", "outcome": "log_contrib", "regressors": REGRESSORS, "years": [1990, 2014],
+            "effects": "twoway"}
+    total = 0.0
+    for mt in ("sar", "sdm"):
+        for c in CHANNELS:
+            design = build_design({**spec, "weights": [c]}, panel, graphs, spatial_x=mt == "sdm")
+            sec, m = _cpu(lambda d=design, t=mt: log_marginal(d, t))
+            total += sec
+            print(f"{mt} {c:11s} n={design.n_obs} log_marginal={m.log_marginal:.3f} cpu={sec:.3f}s")
+    print(f"TOTAL 5 channels x 2 model types (design excluded): {total:.2f} CPU s")
+    # the same balanced data for both: states observed in every year, the W of each year restricted to them
+    import spmixw
+
+    design = build_design({**spec, "weights": ["contiguity"]}, panel, graphs)
+    counts = design.sample["ccode"].value_counts()
+    keep = counts.index[counts == design.n_periods]
+    bal = panel[panel["ccode"].isin(keep)]
+    design = build_design({**spec, "weights": ["contiguity"]}, bal, graphs, spatial_x=True)
+    N, T = len(keep), design.n_periods
+    W = design.weights["contiguity"][-1].toarray()  # one fixed W (the last year's), as spmixw requires
+    design.weights["contiguity"] = [design.weights["contiguity"][-1]] * T
+    xs = design.X[:, :len(REGRESSORS)]
+    design.X = np.column_stack([xs, design.lag("contiguity", xs)])
+    sec_sdm, _ = _cpu(lambda: log_marginal(design, "sdm", "lesage"))
+    sec_sem, _ = _cpu(lambda: log_marginal(design, "sem", "lesage"))
+    dm = spmixw.demean_panel(design.y, xs, N, T, 3)
+    for lflag, what in ((0, "exact log-det"), (1, "default: Monte Carlo log-det")):
+        sec_ref, _ = _cpu(lambda f=lflag: spmixw.lmarginal_panel(dm.ywith, dm.xwith, W, N, T, lflag=f, seed=1))
+        print(f"balanced {N} x {T}, fixed W, two-way: ours SDM {sec_sdm:.3f} + SDEM (two-way dummies exact) "
+              f"{sec_sem:.3f} CPU s; spmixw lmarginal_panel (SLX+SDM+SDEM on demeaned data, {what}) "
+              f"{sec_ref:.3f} CPU s; ratio spmixw / ours-SDM {sec_ref / sec_sdm:.2f}x, "
+              f"spmixw / ours SDM+SDEM {sec_ref / (sec_sdm + sec_sem):.2f}x")
+
+
+def conv(draws: int = 5000, burn_in: int = 1000) -> None:
+    channels = ["contiguity", "alliance", "unga"]
+    panel, graphs = _real(channels)
+    design = build_design({"id": "c", "weights": channels, "outcome": "log_contrib", "regressors": REGRESSORS,
+                           "years": [1990, 2014], "effects": "twoway"}, panel, graphs)
+    model = ConvexSAR(design, burn_in)
+    sec, chains = _cpu(lambda: model.run(draws=draws, burn_in=burn_in, chains=2, thin=1, seed=1, impact_draws=0))
+    d = diagnostics(chains)
+    print(d[["term", "mean", "sd", "rhat", "ess_bulk", "ess_tail"]].to_string(index=False))
+    print(f"sar_conv real panel n={design.n_obs}, 3 channels, 2 x ({burn_in} + {draws}) sweeps: {sec:.1f} CPU s")
+
+
+def spmixw_conv(draws: int = 5000, burn_in: int = 1000) -> None:
+    import spmixw
+
+    mc = MCDesign(id="bal", n=100, t=5, effects="twoway",
+                  channels=(Channel("a", 0.3), Channel("b", 0.2), Channel("c", 0.0)))
+    graphs = design_graphs(mc, 11)
+    panel = simulate(mc, graphs, 11, 0)
+    chans = ["a", "b", "c"]
+    design = build_design({"id": "b", "weights": chans, "outcome": "y", "regressors": ["x1", "x2"],
+                           "effects": "twoway"}, panel, graphs)
+    ours = ConvexSAR(design, burn_in).run(draws=draws, burn_in=burn_in, chains=2, thin=1, seed=3, impact_draws=0)
+    d = diagnostics(ours).set_index("term")
+    Ws = [design.weights[c][0].toarray() for c in chans]
+    ref = spmixw.sar_conv_panel(design.y, design.X, Ws, mc.n, mc.t, ndraw=2 * draws + burn_in, nomit=burn_in,
+                                model=3, seed=3)
+    rows = []
+    for term, value, draws_ref in (("rho", ref.rho, ref.rho_draws),
+                                   *[(f"gamma_{c}", ref.gamma[k], ref.gamma_draws[:, k]) for k, c in enumerate(chans)],
+                                   *[(x, ref.beta[k], ref.beta_draws[:, k]) for k, x in enumerate(["x1", "x2"])]):
+        b = np.asarray(draws_ref)
+        m = len(b) // 25
+        mcse_ref = float(np.sqrt(b[: 25 * m].reshape(25, m).mean(axis=1).var(ddof=1) / 25))
+        diff = d.loc[term, "mean"] - float(value)
+        rows.append((term, d.loc[term, "mean"], d.loc[term, "mcse"], float(value), mcse_ref,
+                     diff / np.hypot(d.loc[term, "mcse"], mcse_ref)))
+    print(pd.DataFrame(rows, columns=["term", "ours", "mcse", "spmixw", "mcse_spmixw", "z"]).to_string(index=False))
+
+
+def mc_choice(reps: int, seed: int = 20260101) -> None:
+    mc = MCDesign(id="choice", n=190, t=10, effects="twoway",
+                  channels=(Channel("a", 0.3, varying=True), Channel("b", 0.0, varying=True),
+                            Channel("c", 0.0, w="random", varying=True)))
+    graphs = design_graphs(mc, seed)
+    t0 = time.process_time()
+    wins, margins = [], []
+    for r in range(reps):
+        panel = simulate(mc, graphs, seed, r)
+        lm = {}
+        for c in ("a", "b", "c"):
+            design = build_design({"id": "m", "weights": [c], "outcome": "y", "regressors": ["x1", "x2"],
+                                   "effects": "twoway"}, panel, graphs)
+            lm[c] = log_marginal(design, "sar").log_marginal
+        wins.append(max(lm, key=lm.get) == "a")
+        margins.append(lm["a"] - max(lm["b"], lm["c"]))
+    sec = time.process_time() - t0
+    share = np.mean(wins)
+    print(f"mc-choice: {reps} replications, true channel a (rho 0.3) among a, b (KNN) and c (random graph); "
+          f"highest probability in {share:.3f} (MC s.e. {np.sqrt(share * (1 - share) / reps):.3f}); "
+          f"median log Bayes factor {np.median(margins):.1f}; {sec:.0f} CPU s")
+
+
+def mc_gamma(reps: int, draws: int = 2000, burn_in: int = 500, seed: int = 20260101) -> None:
+    mc = MCDesign(id="gamma", n=190, t=10, effects="twoway",
+                  channels=(Channel("a", 0.18, varying=True), Channel("b", 0.12, varying=True)))
+    graphs = design_graphs(mc, seed)
+    t0 = time.process_time()
+    rows = []
+    for r in range(reps):
+        panel = simulate(mc, graphs, seed, r)
+        design = build_design({"id": "g", "weights": ["a", "b"], "outcome": "y", "regressors": ["x1", "x2"],
+                               "effects": "twoway"}, panel, graphs)
+        chains = ConvexSAR(design, burn_in).run(draws=draws, burn_in=burn_in, chains=2, thin=1, seed=r,
+                                                impact_draws=0)
+        d = diagnostics(chains).set_index("term")
+        for term, truth in (("gamma_a", 0.6), ("rho", 0.3)):
+            lo, hi = d.loc[term, "conf_low"], d.loc[term, "conf_high"]
+            rows.append((r, term, d.loc[term, "mean"] - truth, lo <= truth <= hi, d.loc[term, "rhat"],
+                         min(d.loc[term, "ess_bulk"], d.loc[term, "ess_tail"])))
+        print(r, rows[-2], rows[-1], flush=True)
+    sec = time.process_time() - t0
+    out = pd.DataFrame(rows, columns=["rep", "term", "error", "covered", "rhat", "ess"])
+    summary = out.groupby("term").agg(bias=("error", "mean"), sd=("error", "std"), coverage=("covered", "mean"),
+                                      rhat_max=("rhat", "max"), ess_min=("ess", "min"))
+    summary["bias_mcse"] = summary["sd"] / np.sqrt(reps)
+    print(summary.to_string())
+    print(f"mc-gamma: {reps} replications, 2 x ({burn_in} + {draws}) sweeps each, {sec:.0f} CPU s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["speed", "conv", "spmixw-conv", "mc-choice", "mc-gamma"])
+    parser.add_argument("--reps", type=int, default=20)
+    parser.add_argument("--draws", type=int, default=2000, help="mc-gamma: draws per chain")
+    parser.add_argument("--burn-in", type=int, default=500, help="mc-gamma: burn-in sweeps per chain")
+    args = parser.parse_args()
+    from interdep.models.panel_ml import single_thread_blas
+
+    with single_thread_blas():
+        {"speed": speed, "conv": conv, "spmixw-conv": spmixw_conv,
+         "mc-choice": lambda: mc_choice(args.reps),
+         "mc-gamma": lambda: mc_gamma(args.reps, args.draws, args.burn_in)}[args.what]()
+
+
+if __name__ == "__main__":
+    main()
