@@ -25,7 +25,8 @@ STAR_LEGEND = "* p < 0.1, ** p < 0.05, *** p < 0.01"
 EFFECT_LABELS = {"none": "none", "unit": "state", "time": "year", "twoway": "state + year"}
 # estimator key -> its name in words; estimators not listed are shown by their key
 ESTIMATOR_NAMES = {"ols": "OLS", "slx": "SLX, OLS", "sar_ml": "SAR, ML", "sdm_ml": "SDM, ML", "sem_ml": "SEM, ML",
-                   "sar_gmm": "SAR, S2SLS", "sac": "SAC, GMM", "sac_ml": "SAC, ML"}
+                   "sar_gmm": "SAR, S2SLS", "sac": "SAC, GMM", "sac_ml": "SAC, ML", "sar_tobit": "SAR Tobit, Bayes",
+                   "sar_probit": "SAR probit, Bayes", "sar_conv": "SAR convex W, Bayes"}
 # estimator key -> what its standard errors are, when they are not the classic (information-matrix / OLS) ones
 SE_KINDS = {"sar_gmm": "heteroskedasticity-robust (White) standard errors",
             "sac": "heteroskedasticity-robust GMM standard errors"}
