@@ -17,7 +17,7 @@ def schema(repo):
     return yaml.safe_load((repo / "config" / "schema.yaml").read_text())
 
 
-@pytest.fixture(scope="module", params=["config.yaml", "ipi.yaml"])
+@pytest.fixture(scope="module", params=["config.yaml", "ipi.yaml", "un.yaml", "ipi_un.yaml"])
 def config(repo, request):
     return yaml.safe_load((repo / "config" / request.param).read_text())
 
@@ -27,7 +27,8 @@ def test_shipped_configs_are_valid(config, schema):
     check_config(config)
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "ipi.yaml", "montecarlo.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "ipi.yaml", "un.yaml", "ipi_un.yaml", "montecarlo.yaml",
+                                  "montecarlo_panel_se.yaml"])
 def test_shipped_config_files_pass_the_file_and_schema_checks(repo, name):
     """What the Snakefile and ``interdep`` run first: plain YAML data, then one-line schema errors."""
     config = load_config_file(repo / "config" / name)
