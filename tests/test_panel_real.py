@@ -10,6 +10,7 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -19,10 +20,11 @@ from interdep.panel.sources import verify_sources
 
 REPO = Path(__file__).resolve().parents[1]
 COLUMNS = ["ccode", "iso3", "year", "troops", "police", "experts", "contrib_total", "contributed", "log_contrib",
-           "contrib_share", "gdppc", "log_gdppc", "pop", "log_pop", "polity2", "polyarchy", "milex", "log_milex",
-           "milper", "conflict_own", "conflict_neighbour", "refugees_hosted", "log_refugees_hosted", "p5",
-           "unga_idealpoint", "gdp_usd", "trade_total", "log_trade", "trade_openness", "log_trade_openness",
-           "terr_threat", "terr_threat_sd", "n_rivalries", "principal_rival", "regional_power", "global_power"]
+           "log_troops", "log_police", "log_experts", "contrib_share", "gdppc", "log_gdppc", "pop", "log_pop",
+           "polity2", "polyarchy", "milex", "log_milex", "milper", "conflict_own", "conflict_neighbour",
+           "refugees_hosted", "log_refugees_hosted", "p5", "unga_idealpoint", "gdp_usd", "trade_total", "log_trade",
+           "trade_openness", "log_trade_openness", "terr_threat", "terr_threat_sd", "n_rivalries", "principal_rival",
+           "regional_power", "global_power"]
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +108,12 @@ def test_codebook_covers_every_column(built):
     assert codebook["column"].tolist() == panel.columns.tolist()
     assert codebook.set_index("column")["n_missing"].to_dict() == panel.isna().sum().to_dict()
     assert codebook.set_index("column").loc["contrib_total", "n_missing"] == 0
+
+
+def test_outcome_transformations_are_named_columns(built):
+    panel = built[0]
+    for col in ("troops", "police", "experts"):
+        np.testing.assert_allclose(panel[f"log_{col}"], np.log1p(panel[col]))
 
 
 def test_deterministic(built, raw_dir):

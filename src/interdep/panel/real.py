@@ -75,6 +75,8 @@ COVARIATES = {
 
 OPTION_KEYS = {"years", "source", "contributions", "covariates", "contiguity_max_type", "unga_column", "files",
                "nonmember", "names", "combine"}
+#: log(1 + personnel) of each personnel type (outcome transformations as panel columns, see CODEBOOK)
+LOG_TYPES = ["log_troops", "log_police", "log_experts"]
 #: Columns of dropped.csv: the source row and why it is not in the panel.
 DROPPED_COLUMNS = ["file", "row", "country", "period", "year", "ccode", *contrib.VALUES, "reason"]
 TABLE_KEYS = {"file", "country_column", "country_code", "year_column", "date_column", "value_columns", "na_means_zero",
@@ -93,6 +95,9 @@ CODEBOOK: dict[str, tuple[str, str, str, str]] = {
     "contrib_total": ("UN uniformed personnel contributed", "persons", _IPI, "troops + police + experts; " + _MEAN),
     "contributed": ("any uniformed personnel that year", "0/1", _IPI, "contrib_total > 0"),
     "log_contrib": ("log of 1 + contributions", "log persons", _IPI, "log(1 + contrib_total)"),
+    "log_troops": ("log of 1 + troops", "log persons", _IPI, "log(1 + troops)"),
+    "log_police": ("log of 1 + police", "log persons", _IPI, "log(1 + police)"),
+    "log_experts": ("log of 1 + experts", "log persons", _IPI, "log(1 + experts)"),
     "contrib_share": ("share of the world total", "fraction", _IPI,
                       "contrib_total / yearly mean of monthly world totals of the source (all rows)"),
     "gdppc": ("real GDP per capita", "2011 international $", "isard cw_gdppop (gdppop), Fariss et al. 2022",
@@ -425,8 +430,10 @@ def _outcomes(keys: pd.DataFrame, state_year: pd.DataFrame, world: pd.DataFrame,
     panel["iso3"] = countries.ccode_to_iso3(panel["ccode"])
     panel["contributed"] = (panel["contrib_total"] > 0).astype("Int64").where(panel["contrib_total"].notna())
     panel["log_contrib"] = np.log1p(panel["contrib_total"])
+    for col in ("troops", "police", "experts"):  # outcome transformations as named columns, never expressions
+        panel[f"log_{col}"] = np.log1p(panel[col])
     panel["contrib_share"] = panel["contrib_total"] / panel["year"].map(world["world_total"])
-    cols = ["ccode", "iso3", "year", *values, "contributed", "log_contrib", "contrib_share"]
+    cols = ["ccode", "iso3", "year", *values, "contributed", "log_contrib", *LOG_TYPES, "contrib_share"]
     return panel[cols].reset_index(drop=True), nonmember
 
 
@@ -434,7 +441,7 @@ def _blank_years(panel: pd.DataFrame, gaps: list[int]) -> pd.DataFrame:
     """Contributions of the years the source covers badly (``drop_years``) are missing, not 0."""
     gap = panel["year"].isin(gaps)
     if gap.any():
-        for col in [*contrib.VALUES, "log_contrib", "contrib_share"]:
+        for col in [*contrib.VALUES, "log_contrib", *LOG_TYPES, "contrib_share"]:
             panel.loc[gap, col] = np.nan
         panel["contributed"] = panel["contributed"].mask(gap)
     return panel
