@@ -399,7 +399,7 @@ CASES = [
     Case("schema: unknown estimator", _schema(lambda c: c["models"][0].update(estimator="sar_mle")),
          ("is not one of ['ols', 'slx'", "bad.yaml", "row: models[0].estimator", "value: 'sar_mle'")),
     Case("schema: misspelt key", _schema(lambda c: c["models"][0].update(regresors=["x"])),
-         ("unknown key(s) 'regresors' in models[0]; allowed: ", "outcome, regressors, ", "row: models[0]",
+         ("unknown key(s) 'regresors' in models[0]; allowed: ", "wx_regressors, years", "row: models[0]",
           "value: 'regresors'")),
     Case("schema: a long wrong value is cut", _schema(lambda c: c.update(channels=list(range(10_000)))),
          ("is not of type 'object'", "row: channels", "...'")),
