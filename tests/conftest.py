@@ -10,14 +10,18 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _required_folder(path: Path, what: str) -> Path:
-    """``path`` if it exists; else skip with the reason, or fail under CI=true (CI must have it)."""
-    if path.is_dir():
-        return path
-    reason = f"{what} not found at {path}"
+def _missing(reason: str) -> None:
+    """Skip with the reason, or fail under CI=true (CI must have what is missing)."""
     if os.environ.get("CI") == "true":
         pytest.fail(reason + " (required under CI=true)")
     pytest.skip(reason)
+
+
+def _required_folder(path: Path, what: str) -> Path:
+    """``path`` if it exists; else :func:`_missing`."""
+    if not path.is_dir():
+        _missing(f"{what} not found at {path}")
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -44,12 +48,9 @@ def _required_program(names: tuple[str, ...], hint: str) -> str:
     import shutil
 
     path = next((p for name in names if (p := shutil.which(name))), None)
-    if path:
-        return path
-    reason = f"{' / '.join(names)} not on PATH ({hint})"
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason + "; required under CI=true")
-    pytest.skip(reason)
+    if not path:
+        _missing(f"{' / '.join(names)} not on PATH ({hint})")
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -34,15 +34,11 @@ import pandas as pd
 
 from interdep.errors import InputError
 from interdep.models.bayes.core import (
-    ESS_MIN,
-    RHAT_MAX,
     Chains,
     LinearGibbs,
-    convergence,
-    diagnostics,
     mcmc_settings,
-    posterior_estimate,
     run_chains,
+    summarise_chains,
 )
 from interdep.models.bayes.fit import BayesFit
 from interdep.models.design import Design
@@ -238,33 +234,18 @@ def fit_sar_conv(spec: Mapping[str, Any], design: Design) -> BayesFit:
         raise InputError(f"model {spec.get('id')!r}: sar_conv has fixed priors (no 'priors' key)",
                          value=spec["priors"])
     chains, model = fit_conv(design, mcmc, int(spec.get("impact_draws", 1000)) or 1000)
-    diag = diagnostics(chains)
-    converged, reason = convergence(diag)
-    if mcmc["chains"] < 2:
-        converged, reason = False, "; ".join(filter(None, [reason, "R-hat needs two or more chains"]))
-    estimate = posterior_estimate(chains, estimator="sar_conv", n_obs=design.n_obs, exclude=("sigma2",))
-    estimate.converged, estimate.message = converged, reason
-    ess = diag[["ess_bulk", "ess_tail"]].min(axis=1)
+    estimate, diag, block = summarise_chains(chains, mcmc, estimator="sar_conv", n_obs=design.n_obs,
+                                             sigma2_term=None)
     pooled = chains.pooled
     rho = pooled[:, chains.names.index("rho")]
-    block = {
-        **mcmc,
-        "ess_min": float(ess.min()),
-        "rhat_max": float(diag["rhat"].max()),
-        "geweke_max": float(diag["geweke_max"].max()),
-        "rules": {"rhat_max": RHAT_MAX, "ess_min": ESS_MIN},
-        "seconds": round(chains.seconds, 3),
-        "impact_draws": int(chains.extra["values"].shape[0] * chains.extra["values"].shape[1]),
+    block.update({
         "priors": {"beta": "flat", "effects": "flat (unit and/or year dummies drawn with beta)",
                    "sigma2": "Jeffreys 1/sigma2", "gamma": "uniform on the simplex (Dirichlet(1, ..., 1))",
                    "rho": "uniform on (-1, 1)"},
-        "diagnostics": {r.term: {"rhat": float(r.rhat), "ess_bulk": float(r.ess_bulk),
-                                 "ess_tail": float(r.ess_tail), "mcse": float(r.mcse),
-                                 "geweke_max": float(r.geweke_max)} for r in diag.itertuples()},
         "gamma": {c: float(pooled[:, chains.names.index(f"gamma_{c}")].mean()) for c in model.channels},
         "rho_by_channel": {c: float((rho * pooled[:, chains.names.index(f"gamma_{c}")]).mean())
                            for c in model.channels},
-    }
+    })
     estimate.sigma2 = float(pooled[:, chains.names.index("sigma2")].mean())
     estimate.diagnostics["notes"] = [
         "posterior summaries: estimate = posterior mean, std_error = posterior sd, conf_low/conf_high = 95% "

@@ -498,6 +498,39 @@ def posterior_estimate(chains: Chains, *, estimator: str, n_obs: int, sigma2_ter
     )
 
 
+def summarise_chains(chains: Chains, mcmc: Mapping[str, int], *, estimator: str, n_obs: int,
+                     sigma2_term: str | None) -> tuple[PosteriorEstimate, pd.DataFrame, dict[str, Any]]:
+    """Diagnostics, the convergence rule and the posterior summary of a sampler's chains.
+
+    Returns the :class:`PosteriorEstimate` (``converged`` and the reason set; ``sigma2`` left out of the terms,
+    fit.json reports it), the per-parameter diagnostics, and the part of fit.json's ``mcmc`` block every sampler
+    shares (settings, smallest ESS, largest R-hat and Geweke, the rules, seconds, impact draws, per-parameter
+    diagnostics); each estimator adds its priors and its own facts.
+    """
+    diag = diagnostics(chains)
+    converged, reason = convergence(diag)
+    if mcmc["chains"] < 2:
+        converged, reason = False, "; ".join(filter(None, [reason, "R-hat needs two or more chains"]))
+    estimate = posterior_estimate(chains, estimator=estimator, n_obs=n_obs, sigma2_term=sigma2_term,
+                                  exclude=("sigma2",))
+    estimate.converged, estimate.message = converged, reason
+    ess = diag[["ess_bulk", "ess_tail"]].min(axis=1)
+    values = chains.extra.get("values") if chains.extra else None
+    block = {
+        **mcmc,
+        "ess_min": float(ess.min()),
+        "rhat_max": float(diag["rhat"].max()),
+        "geweke_max": float(diag["geweke_max"].max()),
+        "rules": {"rhat_max": RHAT_MAX, "ess_min": ESS_MIN},
+        "seconds": round(chains.seconds, 3),
+        **({"impact_draws": int(values.shape[0] * values.shape[1])} if values is not None else {}),
+        "diagnostics": {r.term: {"rhat": float(r.rhat), "ess_bulk": float(r.ess_bulk),
+                                 "ess_tail": float(r.ess_tail), "mcse": float(r.mcse),
+                                 "geweke_max": float(r.geweke_max)} for r in diag.itertuples()},
+    }
+    return estimate, diag, block
+
+
 def write_draws(draws: Chains | pd.DataFrame | None, path: str | Path) -> None:
     """Write posterior draws (``chain, draw, <parameters>``; :meth:`Chains.frame`) as zstd-compressed parquet
     with deterministic bytes (no pandas metadata). ``None`` (a model without MCMC) writes the two columns and

@@ -15,15 +15,11 @@ import pandas as pd
 
 from interdep.models.bayes.censored import CensoredSAR, identified_units, impacts_frame
 from interdep.models.bayes.core import (
-    ESS_MIN,
-    RHAT_MAX,
     Chains,
     PosteriorEstimate,
-    convergence,
-    diagnostics,
     mcmc_settings,
-    posterior_estimate,
     prior_settings,
+    summarise_chains,
 )
 from interdep.models.design import Design
 
@@ -78,24 +74,11 @@ def fit_bayes(est_name: str, spec: Mapping[str, Any], design: Design) -> BayesFi
     model = CensoredSAR(design, kind, prior)
     chains = model.run(draws=mcmc["draws"], burn_in=mcmc["burn_in"], chains=mcmc["chains"], thin=mcmc["thin"],
                        seed=mcmc["seed"], impact_draws=int(spec.get("impact_draws", 1000)) or 1000)
-    diag = diagnostics(chains)
-    converged, reason = convergence(diag)
-    if mcmc["chains"] < 2:
-        converged, reason = False, "; ".join(filter(None, [reason, "R-hat needs two or more chains"]))
-    estimate = posterior_estimate(chains, estimator=est_name, n_obs=design.n_obs,
-                                  sigma2_term="sigma2" if kind == "tobit" else None, exclude=("sigma2",))
-    estimate.converged, estimate.message = converged, reason
-    ess = diag[["ess_bulk", "ess_tail"]].min(axis=1)
-    block = {
-        **mcmc,
-        "ess_min": float(ess.min()),
-        "rhat_max": float(diag["rhat"].max()),
-        "geweke_max": float(diag["geweke_max"].max()),
-        "rules": {"rhat_max": RHAT_MAX, "ess_min": ESS_MIN},
-        "seconds": round(chains.seconds, 3),
+    estimate, diag, block = summarise_chains(chains, mcmc, estimator=est_name, n_obs=design.n_obs,
+                                             sigma2_term="sigma2" if kind == "tobit" else None)
+    block.update({
         "latent_sets": model.latent.n_sets,
         "latent_rows": len(model.latent_rows),
-        "impact_draws": int(chains.extra["values"].shape[0] * chains.extra["values"].shape[1]),
         "priors": {
             "beta": "flat", "effects": "flat (unit and/or year dummies drawn with beta)",
             "sigma2": ("fixed at 1 (probit scale normalisation)" if kind == "probit" else
@@ -104,10 +87,7 @@ def fit_bayes(est_name: str, spec: Mapping[str, Any], design: Design) -> BayesFi
             "rho": (f"beta({prior['rho_a']}, {prior['rho_b']}) on the admissible interval "
                     f"({model.grid.bounds[0]:.6g}, {model.grid.bounds[1]:.6g})"),
         },
-        "diagnostics": {r.term: {"rhat": float(r.rhat), "ess_bulk": float(r.ess_bulk),
-                                 "ess_tail": float(r.ess_tail), "mcse": float(r.mcse),
-                                 "geweke_max": float(r.geweke_max)} for r in diag.itertuples()},
-    }
+    })
     if kind == "tobit":
         block["sigma2_posterior"] = {"mean": float(diag.set_index("term").loc["sigma2", "mean"]),
                                      "sd": float(diag.set_index("term").loc["sigma2", "sd"])}
