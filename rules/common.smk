@@ -4,7 +4,7 @@ import os
 from interdep.config import check_config, raw_dir_path, resolve_source
 from interdep.panel.build import dropped_summary
 from interdep.workflow import parse_time_checks
-from interdep.panel.coverage import declared_gaps
+from interdep.panel.coverage import column_sources, declared_gaps
 from interdep.panel.sources import verify_sources
 from interdep.workflow_inputs import channel_source_file, panel_source_files
 

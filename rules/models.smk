@@ -5,7 +5,6 @@ rule fit_model:
         panel=f"{RESULTS}/panel.csv",
         weights=model_weight_files,
         summaries=lambda wc: [f"{RESULTS}/weights/{c}_summary.csv" for c in MODELS[wc.model_id].get("weights", [])],
-        coverage=f"{RESULTS}/tables/coverage.csv",
     output:
         coefficients=f"{RESULTS}/models/{{model_id}}/coefficients.csv",
         fit=f"{RESULTS}/models/{{model_id}}/fit.json",
@@ -15,7 +14,12 @@ rule fit_model:
         draws=f"{RESULTS}/models/{{model_id}}/draws.parquet",
     params:
         spec=lambda wc: {k: v for k, v in MODELS[wc.model_id].items() if k != "label"},  # label: tables only
+        index=lambda wc: list(MODELS).index(wc.model_id),
         seed=SEED,
+        # the model's own coverage check, before it is fitted (the coverage rule checks and reports all models;
+        # fit_model does not wait for its table, so a change to one source refits only the models that use it)
+        column_sources=column_sources(config["panel"]),
+        gaps=declared_gaps(config["panel"]),
     log:
         f"{RESULTS}/logs/model_{{model_id}}.log",
     benchmark:

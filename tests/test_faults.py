@@ -116,8 +116,8 @@ def test_changed_source_reruns_exactly_the_jobs_that_read_it(tmp_path):
     lines[1] = lines[1][:-2] + "2\n"  # one bloc link weighs 2 instead of 1
     bloc.write_text("".join(lines))
     counts, messages = planned(workdir)
-    assert counts == {"verify_sources": 1, "weights": 1, "moran": 1, "fit_model": 1, "tables": 1, "figures": 1,
-                      "provenance": 1, "report": 1, "all": 1}, counts
+    assert counts == {"verify_sources": 1, "weights": 1, "moran": 1, "coverage": 1, "fit_model": 1, "tables": 1,
+                      "figures": 1, "provenance": 1, "report": 1, "all": 1}, counts
     assert "Building the bloc weight graphs, one per year" in messages
     assert "Fitting model sar_bloc_2014" in messages
     assert not any("contiguity" in m for m in messages), messages
@@ -133,5 +133,6 @@ def test_changed_model_parameter_reruns_exactly_that_model_and_what_reads_it(tmp
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
     counts, messages = planned(workdir)
     # provenance records the whole config, so it reruns on any config change
-    assert counts == {"fit_model": 1, "tables": 1, "figures": 1, "provenance": 1, "report": 1, "all": 1}, counts
+    assert counts == {"coverage": 1, "fit_model": 1, "tables": 1, "figures": 1, "provenance": 1, "report": 1,
+                      "all": 1}, counts
     assert "Fitting model sar_contiguity_2014" in messages

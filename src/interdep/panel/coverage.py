@@ -76,15 +76,18 @@ def coverage_table(panel: pd.DataFrame, summaries: Mapping[str, pd.DataFrame], m
     return table
 
 
-def check_models(coverage: pd.DataFrame, models: Sequence[Mapping[str, Any]], gaps: Sequence[int] = ()) -> None:
+def check_models(coverage: pd.DataFrame, models: Sequence[Mapping[str, Any]], gaps: Sequence[int] = (),
+                 first_index: int = 0) -> None:
     """Stop when a model's years include a year (other than a declared gap) its sources do not cover.
+
+    ``first_index``: the position of ``models[0]`` among the config's models (named in the error).
 
     Raises
     ------
     InputError
         Naming the model, the variable or channel, and the years.
     """
-    for index, model in enumerate(models):
+    for index, model in enumerate(models, start=first_index):
         rows = coverage[(coverage["kind"] == "model") & (coverage["name"] == model["id"])]
         bad = rows[~rows["covered"].astype(bool) & ~rows["year"].isin(gaps)]
         if bad.empty:
