@@ -101,7 +101,7 @@ def run(workdir: Path, *args: str, timeout: int = 1200) -> float:
 
 
 def snapshot(results: Path) -> dict[str, bytes]:
-    """Every table, figure and model file (fit.json without the measured seconds), by relative path."""
+    """Every table, figure and model file (fit.json without the measured seconds, the sampler's too), by path."""
     files = {}
     for p in sorted(results.rglob("*")):
         if not p.is_file() or "benchmarks" in p.parts or "logs" in p.parts:
@@ -112,6 +112,7 @@ def snapshot(results: Path) -> dict[str, bytes]:
         elif p.name == "fit.json":
             fit = json.loads(p.read_text())
             fit.pop("seconds", None)
+            (fit.get("mcmc") or {}).pop("seconds", None)  # the sampler's measured time
             files[rel] = json.dumps(fit, sort_keys=True).encode()
     return files
 

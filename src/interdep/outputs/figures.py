@@ -369,7 +369,7 @@ def channel_choice_plot(table: pd.DataFrame, png_path: str | Path,
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("posterior probability")
-    ax.set_title("Which channel? Posterior model probabilities")
+    ax.set_title("Posterior model probabilities", fontsize=9)
     ax.legend(frameon=False, fontsize=7)
     for ax, (model_id, draws) in zip(axes[0, 1:], gamma_draws.items(), strict=True):
         for k, col in enumerate(c for c in draws.columns if c.startswith("gamma_")):
@@ -377,7 +377,7 @@ def channel_choice_plot(table: pd.DataFrame, png_path: str | Path,
                     color=OKABE_ITO[k % len(OKABE_ITO)], label=col.removeprefix("gamma_"))
         ax.set_xlim(0, 1)
         ax.set_xlabel("share of the spatial lag (gamma)")
-        ax.set_title(f"{model_id}: gamma posteriors", fontsize=8)
+        ax.set_title("\n".join(textwrap.wrap(f"{model_id}: posterior of each channel's share", 38)), fontsize=8)
         ax.legend(frameon=False, fontsize=7)
     save(fig, png_path)
 
