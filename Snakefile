@@ -49,6 +49,8 @@ else:
             f"{RESULTS}/report.html",
             f"{RESULTS}/provenance.json",
 
-    onsuccess:
+    onsuccess:  # one handler (Snakemake keeps only the last one defined)
+        if DROPPED_FILE and Path(DROPPED_FILE).is_file():
+            print(dropped_summary(DROPPED_FILE))
         if Path(f"{RESULTS}/report.html").is_file():
             print(f"Report: {RESULTS}/report.html")

@@ -1,5 +1,4 @@
 # Helpers shared by the rules: names derived from the (validated) config. No computation here.
-import os
 
 from interdep.config import check_config, raw_dir_path, resolve_source
 from interdep.panel.build import dropped_summary

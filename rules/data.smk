@@ -50,7 +50,3 @@ rule panel:
     script:
         "../scripts/build_panel.py"
 
-
-onsuccess:
-    if DROPPED_FILE and os.path.exists(DROPPED_FILE):
-        print(dropped_summary(DROPPED_FILE))
