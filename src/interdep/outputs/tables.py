@@ -54,13 +54,17 @@ def term_label(term: str, labels: Mapping[str, str]) -> str:
     """Readable name of a coefficient term: codebook label; spatial parameters, W-lags and time lags spelled out.
 
     ``rho_<channel>`` -> "ρ (channel)", ``lambda_<channel>`` -> "λ (channel)", ``W_<channel>_<x>`` -> "W·<label of
-    x> (channel)", ``<x>_lag<k>`` -> "<label of x>, t-k". Channel names may contain underscores.
+    x> (channel)", ``<x>_lag<k>`` -> "<label of x>, t-k"; of the convex-combination model (sar_conv), ``rho`` ->
+    "ρ (convex W)" and ``gamma_<channel>`` -> "γ (channel)", the channel's share. Channel names may contain
+    underscores.
     """
     if term == "const":
         return "Constant"
     if term in labels:
         return labels[term]
-    for prefix, symbol in (("rho_", "ρ"), ("lambda_", "λ")):
+    if term == "rho":
+        return "ρ (convex W)"
+    for prefix, symbol in (("rho_", "ρ"), ("lambda_", "λ"), ("gamma_", "γ")):
         if term.startswith(prefix):
             return f"{symbol} ({term[len(prefix):]})"
     lag = re.match(r"(.+)_lag(\d+)$", term)
@@ -451,7 +455,8 @@ def to_markdown(frame: pd.DataFrame, note: str = "", header: Sequence[Sequence[s
 
 _LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
                   "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
-                  "ρ": r"$\rho$", "λ": r"$\lambda$", "·": r"$\cdot$", "–": "--", "—": "---", "<": r"$<$",
+                  "ρ": r"$\rho$", "λ": r"$\lambda$", "γ": r"$\gamma$", "·": r"$\cdot$", "–": "--", "—": "---",
+                  "<": r"$<$",
                   ">": r"$>$", "≤": r"$\leq$", "≥": r"$\geq$", "×": r"$\times$", "−": "-", "’": "'",
                   "σ": r"$\sigma$", "β": r"$\beta$"}
 
