@@ -286,3 +286,17 @@ def test_years_are_those_of_the_estimation_sample(tmp_path, models):
     loaded = tbl.load_models([folder])
     t = tbl.regression_table(loaded, ["dyn"], {})
     assert t.set_index("").loc["Years", "dyn"] == "1991–2000"
+
+
+def test_impacts_figure_leaves_out_a_fit_whose_point_impacts_lie_outside_their_intervals(tmp_path):
+    """A fit at the edge of rho's interval (point impacts far outside the simulated intervals, as the UN IGO model
+    with two-way effects gives) is named in a note, not drawn with negative error bars (matplotlib refuses them)."""
+    from interdep.outputs.figures import impacts_plot
+
+    rows = []
+    for model, scale in (("ok", 1.0), ("edge", 1e5)):
+        for effect in ("direct", "indirect", "total"):
+            rows.append({"model_id": model, "term": "x", "label": "x", "channel": "c", "effect": effect,
+                         "estimate": 0.5 * scale, "std_error": 0.1, "conf_low": 0.3, "conf_high": 0.7})
+    impacts_plot(pd.DataFrame(rows), tmp_path / "impacts.png", {"edge": "Edge model"})
+    assert (tmp_path / "impacts.png").stat().st_size > 0

@@ -178,6 +178,10 @@ def impacts_plot(impacts: pd.DataFrame, png_path: str | Path, model_labels: Mapp
     data = impacts[impacts["effect"].isin(["direct", "indirect", "total"]) & (~pooled | (impacts["channel"] == "all"))]
     models = [m for m, part in data.groupby("model_id", sort=False)
               if ((part["effect"] == "indirect") & (part["estimate"].abs() > 0)).any()]
+    # a fit at the edge of rho's interval has point impacts outside their own simulated intervals: not drawn, named
+    outside = [m for m in models if not data[data["model_id"] == m]["estimate"]
+               .between(data[data["model_id"] == m]["conf_low"], data[data["model_id"] == m]["conf_high"]).all()]
+    models = [m for m in models if m not in outside]
     variables = list(dict.fromkeys(data.loc[data["model_id"].isin(models), "label"]))
     ncols = min(3, max(len(models), 1))
     nrows = max(int(np.ceil(len(models) / ncols)), 1)
@@ -207,6 +211,10 @@ def impacts_plot(impacts: pd.DataFrame, png_path: str | Path, model_labels: Mapp
     fig.suptitle("Direct, indirect and total impacts, 95% intervals (simulated draws)", y=1.03)
     fig.supxlabel("impact on the outcome (outcome units per unit of the regressor)", fontsize=7)
     fig.tight_layout()
+    if outside:
+        fig.text(0.01, -0.02, "Not drawn (point impact outside its interval: rho at the edge of its admissible "
+                 f"interval, see the model's fit.json): {', '.join(model_labels.get(m, m) for m in outside)}.",
+                 fontsize=6, ha="left", va="top", wrap=True)
     save(fig, png_path)
 
 
