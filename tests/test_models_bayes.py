@@ -19,13 +19,16 @@ from test_models_panel_helpers import simulate_panel
 from interdep.errors import InputError
 from interdep.models.bayes.censored import LatentSweep
 from interdep.models.bayes.core import (
+    PRIOR_DEFAULTS,
     Chains,
+    LogDetGrid,
     convergence,
     diagnostics,
     griddy_draw,
     truncated_normal,
     write_draws,
 )
+from interdep.models.design import build_design
 from interdep.models.fit import fit_model
 
 FAST = {"draws": 1500, "burn_in": 300, "chains": 2}
@@ -351,3 +354,31 @@ def test_r_reference_is_reproduced_by_r(tmp_path):
         b = ref.query("estimator == @est").set_index("term").loc[a.index]
         z = (a["mean"] - b["mean"]) / np.sqrt(a["mcse"] ** 2 + b["mcse"] ** 2)
         assert (z.abs() < 3).all(), (est, pd.DataFrame({"short": a["mean"], "reference": b["mean"], "z": z}))
+
+
+@pytest.mark.parametrize("effects", ["unit", "time", "twoway"])
+def test_adjusted_log_jacobian_is_lee_yus_transformed_jacobian(effects):
+    """Balanced panel, one fixed row-standardised (asymmetric: complex eigenvalues) W: the effects-adjusted
+    log-Jacobian equals Lee & Yu's (2010) transformed one, computed here by dense log-determinants."""
+    rng = np.random.default_rng(1)
+    n, t = 12, 4
+    a = (rng.uniform(size=(n, n)) < 0.3).astype(float)
+    np.fill_diagonal(a, 0)
+    a[a.sum(axis=1) == 0, 0] = 1.0
+    a[0, 0] = 0.0
+    a[0, 1] = 1.0
+    ids = list(range(10, 10 + n))
+    g = Graph.from_sparse(sp.csr_array(a), ids=ids).transform("r")
+    w = g.sparse.toarray()
+    assert np.abs(np.linalg.eigvals(w).imag).max() > 0.1
+    panel = pd.DataFrame([(c, y, rng.normal(), rng.normal()) for y in range(2000, 2000 + t) for c in ids],
+                         columns=["ccode", "year", "y", "x1"])
+    design = build_design({"id": "m", "outcome": "y", "regressors": ["x1"], "weights": ["w"], "effects": effects},
+                          panel, {"w": dict.fromkeys(range(2000, 2000 + t), g)})
+    grid = LogDetGrid.from_design(design, "w", PRIOR_DEFAULTS, points=9)
+    ld = np.array([np.linalg.slogdet(np.eye(n) - r * w)[1] for r in grid.grid])
+    l1 = np.log(1.0 - grid.grid)
+    want = {"unit": (t - 1) * ld, "time": t * (ld - l1), "twoway": (t - 1) * (ld - l1)}[effects]
+    np.testing.assert_allclose(grid.logdet, want, rtol=0, atol=1e-10)
+    plain = LogDetGrid.from_design(design, "w", PRIOR_DEFAULTS, points=9, adjust=False)
+    np.testing.assert_allclose(plain.logdet, t * ld, rtol=0, atol=1e-10)

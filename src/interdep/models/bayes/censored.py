@@ -23,12 +23,13 @@ Effects are parameters of the sampler with flat priors. Consequences: a unit who
 constant (probit) in every year has no finite unit effect under a flat prior (its posterior is improper); such
 units are removed before estimation, with a note (as in fixed-effects logit). With T = 25 the unit effects are
 estimated from at most 25 rows each (about half censored), and in these non-linear models their estimation error
-does not vanish from the other parameters (incidental-parameter bias of O(1/T)). Even in the Gaussian part, the
-flat-prior posterior integrates the N + T - 1 effects out, which leaves ``rho``'s marginal as
-``log|A(rho)| - (n - p)/2 log SSR(rho)``: its score at the truth is about ``-tr(P_D G)`` (``G = W A^-1``), a pull of
-``rho`` towards 0 of order p / n that the profile likelihood of ``sar_ml`` does not have. Measured
-(benchmarks/README.md): -0.022 for Tobit at N = 190, T = 10 (54 replications, coverage 0.89); roughly 2.5 times
-smaller at T = 25. Not corrected here.
+does not vanish from the other parameters (incidental-parameter bias of O(1/T)). In the Gaussian part, the
+flat-prior posterior integrates the N + T - 1 effects out, which would leave ``rho``'s marginal as
+``log|A(rho)| - (n - p)/2 log SSR(rho)``, whose score at the truth is off by about ``-tr(P_D G)``
+(``G = W A^-1``): a pull of ``rho`` towards 0 of order p / n (measured: -0.022 at N = 190, T = 10, two-way).
+The log-Jacobian is therefore adjusted for the effects (:func:`interdep.models.bayes.core.effects_jacobian_weights`:
+``log|A| - tr(P_D log A)``, exactly Lee & Yu's transformed Jacobian where their transformation holds), which
+removes that term; benchmarks/README.md has the Monte Carlo before and after.
 
 One channel only: several ``rho``'s would need a log-determinant over a multi-dimensional grid (a dense LU per
 year and grid point); not built.

@@ -49,8 +49,8 @@ from interdep.models.result import COEFFICIENT_COLUMNS, Estimate
 
 __all__ = [
     "MCMC_DEFAULTS", "PRIOR_DEFAULTS", "Chains", "LinearGibbs", "LogDetGrid", "PosteriorEstimate", "Sampler",
-    "convergence", "diagnostics", "griddy_draw", "mcmc_settings", "posterior_estimate", "prior_settings",
-    "run_chains", "truncated_normal", "write_draws",
+    "adjusted_log_jacobian", "convergence", "diagnostics", "effects_jacobian_weights", "griddy_draw",
+    "mcmc_settings", "posterior_estimate", "prior_settings", "run_chains", "truncated_normal", "write_draws",
 ]
 
 MCMC_DEFAULTS = {"draws": 5000, "burn_in": 1000, "chains": 2, "thin": 1, "seed": 20260101}
@@ -186,42 +186,107 @@ class LinearGibbs:
 # ----------------------------------------------------------------------------------------- rho on a grid
 
 
+def effects_jacobian_weights(design: Design, channel: str) -> list[np.ndarray] | None:
+    """Per year and eigenvalue, the weight ``pi_tk = (V_t^-1 P_tt V_t)_kk`` the fixed effects take from the Jacobian.
+
+    ``P_tt`` is year ``t``'s diagonal block of the projection ``P_D`` on the effects' dummies and
+    ``W_t = V_t diag(lambda_t) V_t^-1``. Integrating the effects out under flat priors leaves ``rho``'s
+    conditional with the full ``log|A(rho)|`` while the quadratic form loses ``p`` degrees of freedom; its score
+    is then off by ``-tr(P_D G(rho))`` (``G = W A^-1``), a pull towards 0 of order ``p / n``. The adjusted
+    log-Jacobian ``sum_tk (1 - pi_tk) log(1 - rho lambda_tk) = log|A| - tr(P_D log A)`` has exactly that
+    derivative removed. In the cases Lee & Yu (2010) treat (balanced, one row-standardised ``W``) it is their
+    transformed Jacobian: ``(T-1) log|I - rho W|`` (unit), ``T (log|I - rho W| - log(1 - rho))`` (time),
+    ``(T-1) (log|I - rho W| - log(1 - rho))`` (two-way); for time effects with any row-standardised ``W_t`` it is
+    the flat prior on the year means of the reduced form. ``None`` without effects, or when a year's ``W`` has no
+    eigenvector basis (defective: the unadjusted Jacobian is used, with a note).
+    """
+    proj = design.projector
+    if proj.D is None:
+        return None
+    spectra = _spectra(design, channel, vectors=True)
+    if any(s.V is None for s in spectra):
+        return None
+    out = []
+    for blk, s in zip(design.blocks, spectra, strict=True):
+        d_t = proj.D[blk].toarray()
+        p_tt = d_t @ proj._dtd_pinv @ d_t.T
+        out.append(np.einsum("ki,ij,jk->k", s.Vinv, p_tt, s.V))
+    return out
+
+
+def adjusted_log_jacobian(lams: list[np.ndarray], weights: list[np.ndarray] | None,
+                          rho: np.ndarray) -> np.ndarray:
+    """``sum_tk (1 - pi_tk) log(1 - rho lambda_tk)`` on a vector of ``rho`` (``weights=None``: ``log|A(rho)|``).
+
+    Complex eigenvalues come in conjugate pairs with conjugate weights; the principal logarithm is used and the
+    real part returned (``tr((I - P_tt) log A_t)`` is real).
+    """
+    rho = np.atleast_1d(np.asarray(rho, dtype=float))
+    out = np.zeros(len(rho))
+    for t, lam in enumerate(lams):
+        w = np.ones(len(lam)) if weights is None else 1.0 - weights[t]
+        for start in range(0, len(rho), 200):  # chunks keep the (points, n_t) temporary small
+            g = rho[start:start + 200, None]
+            if np.iscomplexobj(lam) or np.iscomplexobj(w):
+                val = np.real(np.log(1.0 - g * lam[None, :].astype(complex)) @ np.asarray(w, dtype=complex))
+            else:
+                val = np.log(np.abs(1.0 - g * lam[None, :])) @ w
+            out[start:start + 200] += val
+    return out
+
+
 @dataclass
 class LogDetGrid:
-    """``sum_t log|I - rho W_t|`` and the log prior of ``rho`` on a grid of the admissible interval.
+    """The log-Jacobian of ``rho`` (adjusted for fixed effects) and its log prior on a grid of the admissible interval.
 
     Attributes
     ----------
     grid : numpy.ndarray
         Grid points strictly inside ``bounds``.
     logdet : numpy.ndarray
-        Log-Jacobian at each point (exact, from the eigenvalues of every year's ``W``).
+        Log-Jacobian at each point, exact from the eigenvalues of every year's ``W``: ``sum_t log|I - rho W_t|``,
+        or with fixed effects the adjusted ``sum_tk (1 - pi_tk) log(1 - rho lambda_tk)`` of
+        :func:`effects_jacobian_weights`.
     log_prior : numpy.ndarray
         ``log Beta(a, b)`` density of ``(rho - lo) / (hi - lo)``.
     bounds : (float, float)
         The admissible interval ``(1/lambda_min, 1/lambda_max)``.
+    note : str
+        How the Jacobian treats the fixed effects (for fit.json).
     """
 
     grid: np.ndarray
     logdet: np.ndarray
     log_prior: np.ndarray
     bounds: tuple[float, float]
+    note: str = ""
 
     @classmethod
-    def from_design(cls, design: Design, channel: str, prior: Mapping[str, float], points: int = 2001) -> LogDetGrid:
-        """Tabulate for one channel of a design (eigenvalues shared with the ML engine's cache)."""
+    def from_design(cls, design: Design, channel: str, prior: Mapping[str, float], points: int = 2001,
+                    adjust: bool = True) -> LogDetGrid:
+        """Tabulate for one channel of a design (eigen-decompositions shared with the ML engine's cache).
+
+        ``adjust=False`` keeps the plain ``sum_t log|I - rho W_t|`` also with fixed effects.
+        """
         lams = [s.lam for s in _spectra(design, channel)]
         lo, hi = rho_bounds(lams)
         lo, hi = max(lo, -10.0), min(hi, 10.0)
         u = (np.arange(points) + 0.5) / points
         grid = lo + (hi - lo) * u
-        lam = np.concatenate(lams)
-        logdet = np.zeros(points)
-        for start in range(0, points, 200):  # chunks keep the (points, n) temporary small
-            g = grid[start:start + 200, None]
-            logdet[start:start + 200] = np.sum(np.log(np.abs(1.0 - g * lam[None, :])), axis=1)
+        weights = effects_jacobian_weights(design, channel) if adjust else None
+        if weights is not None:
+            lams = [s.lam for s in _spectra(design, channel, vectors=True)]
+        logdet = adjusted_log_jacobian(lams, weights, grid)
         log_prior = stats.beta.logpdf(u, prior["rho_a"], prior["rho_b"]) - np.log(hi - lo)
-        return cls(grid, logdet, log_prior, (float(lo), float(hi)))
+        if design.effects == "none":
+            note = "log-Jacobian sum_t log|I - rho W_t| (no fixed effects)"
+        elif weights is None:
+            note = ("log-Jacobian not adjusted for the fixed effects" + (" (adjust: false)" if not adjust else
+                    " (a year's W has no eigenvector basis)") + ": rho is pulled towards 0 by O(p/n)")
+        else:
+            note = ("log-Jacobian adjusted for the fixed effects, log|A| - tr(P_D log A) (removes the O(p/n) pull "
+                    "of integrating the effects out; Lee & Yu's transformed Jacobian in the balanced fixed-W case)")
+        return cls(grid, logdet, log_prior, (float(lo), float(hi)), note)
 
 
 def griddy_draw(grid: np.ndarray, log_density: np.ndarray, rng: np.random.Generator) -> float:

@@ -87,6 +87,7 @@ def fit_bayes(est_name: str, spec: Mapping[str, Any], design: Design) -> BayesFi
             "rho": (f"beta({prior['rho_a']}, {prior['rho_b']}) on the admissible interval "
                     f"({model.grid.bounds[0]:.6g}, {model.grid.bounds[1]:.6g})"),
         },
+        "rho_jacobian": model.grid.note,
     })
     if kind == "tobit":
         block["sigma2_posterior"] = {"mean": float(diag.set_index("term").loc["sigma2", "mean"]),
