@@ -12,7 +12,8 @@ Run (one heavy process at a time):
   results/ipi/weights/contiguity.csv``: the four ipi models with 2 chains x 5,000 draws (1,000 burn-in); seconds.
 * ``.venv/bin/python benchmarks/bench_bayes.py montecarlo --reps 200 --budget 1200``: N = 190, T = 10, a W per
   year (the Monte Carlo workflow's geography, interdep.montecarlo), two-way effects, rho = 0.3, outcome censored
-  at its 40% quantile; sar_tobit and sar_probit; stops when the CPU budget (seconds) is spent and says so.
+  at its 40% quantile; sar_tobit and sar_probit (``--fits estimator:unit_effects ...``, unit effects fixed or
+  correlated_random); stops when the CPU budget (seconds) is spent and says so.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def real(panel_path: str, weights_path: str) -> None:
                   f"{res.fit['rho']['contiguity']:.3f}; converged {res.fit['converged']} {res.fit['message']}")
 
 
-def montecarlo(reps: int, budget: float, draws: int, burn: int) -> None:
+def montecarlo(reps: int, budget: float, draws: int, burn: int, fits: list[str], out_name: str) -> None:
     from interdep.montecarlo import design_graphs, parse_study, simulate
 
     study = {"replications": reps, "chunk_size": 1, "seed": 20261202,
@@ -114,24 +115,26 @@ def montecarlo(reps: int, budget: float, draws: int, burn: int) -> None:
         cut = np.quantile(panel["y"], 0.4)
         panel["y_tobit"] = np.maximum(panel["y"] - cut, 0.0)
         panel["y_probit"] = (panel["y"] > cut).astype(float)
-        for est, outcome in (("sar_tobit", "y_tobit"), ("sar_probit", "y_probit")):
-            spec = {"id": est, "estimator": est, "weights": ["geo"], "outcome": outcome,
+        for fit in fits:
+            est, unit_effects = fit.split(":")
+            outcome = "y_tobit" if est == "sar_tobit" else "y_probit"
+            spec = {"id": est, "estimator": est, "weights": ["geo"], "outcome": outcome, "unit_effects": unit_effects,
                     "regressors": design.regressors, "effects": "twoway", "impact_draws": 10,
                     "mcmc": {"draws": draws, "burn_in": burn, "chains": 2, "seed": 1000 + rep}}
             res = fit_model(spec, panel, graphs)
             c = res.estimate.coefficients().set_index("term").loc["rho_geo"]
-            rows.append({"rep": rep, "estimator": est, "estimate": c["estimate"], "conf_low": c["conf_low"],
+            rows.append({"rep": rep, "estimator": fit, "estimate": c["estimate"], "conf_low": c["conf_low"],
                          "conf_high": c["conf_high"], "converged": res.fit["converged"],
                          "dropped_units": design.n - res.fit["n_units"]})
     out = pd.DataFrame(rows)
     (ROOT / "results").mkdir(exist_ok=True)
-    out.to_csv(ROOT / "results" / "bench_bayes_montecarlo.csv", index=False)  # per replication (gitignored)
+    out.to_csv(ROOT / "results" / out_name, index=False)  # per replication (gitignored)
     summ = out.groupby("estimator").apply(lambda g: pd.Series({
         "replications": len(g), "mean": g["estimate"].mean(), "bias": g["estimate"].mean() - 0.3,
         "mc_se_bias": g["estimate"].std(ddof=1) / np.sqrt(len(g)),
         "coverage_95": ((g["conf_low"] <= 0.3) & (g["conf_high"] >= 0.3)).mean(),
         "converged": g["converged"].mean(), "dropped_units_mean": g["dropped_units"].mean()}), include_groups=False)
-    print(f"{len(out) // 2} replications, {time.process_time() - start:.0f} CPU s")
+    print(f"{len(out) // len(fits)} replications, {time.process_time() - start:.0f} CPU s")
     print(summ.to_markdown(floatfmt=".3f"))
 
 
@@ -150,13 +153,16 @@ def main() -> None:
     c.add_argument("--budget", type=float, default=1200.0)
     c.add_argument("--draws", type=int, default=1000)
     c.add_argument("--burn", type=int, default=300)
+    c.add_argument("--fits", nargs="+", default=["sar_tobit:fixed", "sar_probit:fixed"],
+                   help="estimator:unit_effects pairs (unit_effects fixed or correlated_random)")
+    c.add_argument("--out", default="bench_bayes_montecarlo.csv", help="per-replication CSV under results/")
     args = p.parse_args()
     if args.cmd == "r-reference":
         r_reference(args.ndraw, args.burn, write=not args.speed_only)
     elif args.cmd == "real":
         real(args.panel, args.weights)
     else:
-        montecarlo(args.reps, args.budget, args.draws, args.burn)
+        montecarlo(args.reps, args.budget, args.draws, args.burn, args.fits, args.out)
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ ESTIMATORS = ("ols", "slx", "sar_ml", "sdm_ml", "sem_ml", "sar_gmm", "sac", "sac
 SPEC_KEYS = (
     "id", "estimator", "weights", "outcome", "regressors", "years", "effects",
     "dynamic", "wx_regressors", "lee_yu", "impact_draws", "w_lags", "description", "label", "complete_cases",
-    "mcmc", "priors", "w_missing",
+    "mcmc", "priors", "w_missing", "unit_effects",
 )
 log = logging.getLogger(__name__)
 _CROSS_SECTION = {"sem_ml": cs.fit_sem_ml, "sar_gmm": cs.fit_sar_gmm, "sac": cs.fit_sac_gmm,
@@ -151,6 +151,8 @@ def _check_spec(spec: Mapping[str, Any]) -> str:
                          value=spec.get("weights"))
     if est not in (*BAYES_ESTIMATORS, "sar_conv") and (spec.get("mcmc") or spec.get("priors")):
         raise InputError(f"model {mid!r}: 'mcmc' and 'priors' apply to sar_tobit / sar_probit only", value=est)
+    if spec.get("unit_effects", "fixed") != "fixed" and est not in BAYES_ESTIMATORS:
+        raise InputError(f"model {mid!r}: 'unit_effects' applies to sar_tobit / sar_probit only", value=est)
     if est in _CROSS_SECTION:
         if len(spec.get("weights", [])) != 1 and est != "sar_gmm":
             raise InputError(f"model {mid!r}: estimator {est!r} takes exactly one weights channel",
@@ -296,7 +298,7 @@ def fit_model(
                           dynamic=bool(spec.get("dynamic", False)))
     draws = None
     if est_name in BAYES_ESTIMATORS:
-        keep, note = identified_sample(est_name, design)
+        keep, note = identified_sample(est_name, design, str(spec.get("unit_effects", "fixed")))
         if note:
             kept = design.sample.loc[keep, ["ccode", "year"]]
             design = build_design(spec, panel.merge(kept, on=["ccode", "year"]), graphs)

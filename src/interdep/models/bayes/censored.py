@@ -53,7 +53,7 @@ from interdep.models.bayes.core import (
     run_chains,
     truncated_normal,
 )
-from interdep.models.design import Design
+from interdep.models.design import Design, EffectsProjector
 from interdep.models.panel_ml import _spectra, matrix_key
 
 __all__ = ["CensoredSAR", "LatentSweep", "identified_units", "impacts_frame", "observed_factors"]
@@ -143,6 +143,11 @@ class _State:
     beta: np.ndarray
     sigma2: float
     rho: float
+    u: np.ndarray | None = None  # correlated random unit effects
+    tau2: float = 1.0  # their variance
+
+
+UNIT_EFFECTS = ("fixed", "correlated_random")
 
 
 class CensoredSAR:
@@ -153,18 +158,40 @@ class CensoredSAR:
     (:func:`observed_factors`).
     """
 
-    def __init__(self, design: Design, kind: str, prior: dict[str, float]):
+    def __init__(self, design: Design, kind: str, prior: dict[str, float], unit_effects: str = "fixed"):
         if kind not in ("tobit", "probit"):
             raise ValueError(kind)
         if len(design.channels) != 1:
             raise InputError(f"model {design.model_id!r}: sar_{kind} takes exactly one weights channel",
                              value=design.channels)
+        if unit_effects not in UNIT_EFFECTS:
+            raise InputError(f"model {design.model_id!r}: unit_effects must be one of {', '.join(UNIT_EFFECTS)}",
+                             value=unit_effects)
+        self.cre = unit_effects == "correlated_random"
+        if self.cre and design.effects not in ("unit", "twoway"):
+            raise InputError(f"model {design.model_id!r}: unit_effects: correlated_random needs effects unit or "
+                             f"twoway", value=design.effects)
         self.design, self.kind, self.prior = design, kind, prior
         self.channel = design.channels[0]
         self.y = design.y
         self.W = design.stacked(self.channel)
-        self.lin = LinearGibbs(design.X, design.names, design.projector, design.model_id)
-        self.grid = LogDetGrid.from_design(design, self.channel, prior)
+        X, names, projector = design.X, list(design.names), design.projector
+        if self.cre:
+            # Mundlak (1978) / Chamberlain: unit effect = unit means of the regressors' delta + u_i, u_i ~ N(0, tau2)
+            self.unit_idx = pd.factorize(design.sample["ccode"].to_numpy())[0]
+            self.unit_n = np.bincount(self.unit_idx).astype(float)
+            regs = [j for j, nm in enumerate(names) if nm != "const"]
+            means = (np.stack([np.bincount(self.unit_idx, weights=X[:, j]) for j in regs], axis=1)
+                     / self.unit_n[:, None])[self.unit_idx]
+            year_effects = "time" if design.effects == "twoway" else "none"
+            X = np.column_stack([X, means] + ([np.ones(len(X))] if year_effects == "none" and "const" not in names
+                                              else []))
+            names = names + [f"mean_{names[j]}" for j in regs] + (
+                ["const"] if year_effects == "none" and "const" not in names else [])
+            projector = EffectsProjector(design.sample["ccode"].to_numpy(), design.sample["year"].to_numpy(),
+                                         year_effects)
+        self.lin = LinearGibbs(X, names, projector, design.model_id)
+        self.grid = LogDetGrid.from_design(design, self.channel, prior, projector=projector)
         if kind == "tobit":
             if (self.y < 0).any():
                 raise InputError(f"model {design.model_id!r}: sar_tobit needs an outcome censored at 0 "
@@ -179,7 +206,8 @@ class CensoredSAR:
             side = np.where(self.y > 0, 1, -1)
         self.latent = LatentSweep(self.W, rows, side)
         self.latent_rows, self.latent_side = rows, side
-        self.names = list(design.names) + [f"rho_{self.channel}"] + (["sigma2"] if kind == "tobit" else [])
+        self.names = (names + [f"rho_{self.channel}"] + (["sigma2"] if kind == "tobit" else [])
+                      + (["sigma2_unit"] if self.cre else []))
         self._impact_setup()
 
     # -------------------------------------------------------------------------------------------- sampler
@@ -194,12 +222,14 @@ class CensoredSAR:
         z[self.latent_rows] = np.where(self.latent_side > 0, draw, -draw)
         v = z - rho * (self.W @ z)
         beta, sigma2, mean = self.lin.draw(v, rng, self.prior, sigma2=None if self.kind == "tobit" else 1.0)
-        return _State(z=z, e=v - mean, mean=mean, beta=beta, sigma2=sigma2, rho=rho)
+        u = np.zeros(len(self.unit_n)) if self.cre else None
+        return _State(z=z, e=v - mean, mean=mean, beta=beta, sigma2=sigma2, rho=rho, u=u)
 
     def step(self, s: _State, rng: np.random.Generator) -> _State:
         self.latent.sweep(s.z, s.e, s.rho, s.sigma2, rng)
         wz = self.W @ s.z
-        r = self.lin.residual(np.column_stack([s.z, wz]))
+        offset = s.u[self.unit_idx] if self.cre else 0.0
+        r = self.lin.residual(np.column_stack([s.z - offset, wz]))
         e0, ed = r[:, 0], r[:, 1]
         g = self.grid.grid
         ssr = float(e0 @ e0) - 2 * g * float(e0 @ ed) + g * g * float(ed @ ed)
@@ -210,14 +240,25 @@ class CensoredSAR:
             loglik = -0.5 * ssr
         s.rho = griddy_draw(g, self.grid.logdet + self.grid.log_prior + loglik, rng)
         v = s.z - s.rho * wz
-        s.beta, s.sigma2, s.mean = self.lin.draw(v, rng, self.prior,
+        s.beta, s.sigma2, s.mean = self.lin.draw(v - offset, rng, self.prior,
                                                  sigma2=None if self.kind == "tobit" else 1.0)
+        if self.cre:
+            self._draw_unit_effects(s, v - s.mean, rng)
+            s.mean = s.mean + s.u[self.unit_idx]
         s.e = v - s.mean
         return s
 
+    def _draw_unit_effects(self, s: _State, resid: np.ndarray, rng: np.random.Generator) -> None:
+        """``u_i`` from ``N(S_i / (T_i + sigma2/tau2), sigma2 / (T_i + sigma2/tau2))`` (``S_i`` the unit's residual
+        sum), then ``tau2 ~ IG((N - 1)/2, u'u/2)``: the posterior under a uniform prior on ``tau`` (Gelman 2006)."""
+        prec = self.unit_n / s.sigma2 + 1.0 / s.tau2
+        total = np.bincount(self.unit_idx, weights=resid, minlength=len(self.unit_n))
+        s.u = total / s.sigma2 / prec + rng.standard_normal(len(prec)) / np.sqrt(prec)
+        s.tau2 = float(0.5 * (s.u @ s.u) / rng.gamma(0.5 * (len(prec) - 1)))
+
     def record(self, s: _State) -> np.ndarray:
         tail = [s.rho, s.sigma2] if self.kind == "tobit" else [s.rho]
-        return np.concatenate([s.beta, tail])
+        return np.concatenate([s.beta, tail, [s.tau2] if self.cre else []])
 
     def extra(self, s: _State) -> np.ndarray:
         return observed_factors(self, s.rho, s.mean, s.sigma2)

@@ -186,7 +186,8 @@ class LinearGibbs:
 # ----------------------------------------------------------------------------------------- rho on a grid
 
 
-def effects_jacobian_weights(design: Design, channel: str) -> list[np.ndarray] | None:
+def effects_jacobian_weights(design: Design, channel: str,
+                             projector: EffectsProjector | None = None) -> list[np.ndarray] | None:
     """Per year and eigenvalue, the weight ``pi_tk = (V_t^-1 P_tt V_t)_kk`` the fixed effects take from the Jacobian.
 
     ``P_tt`` is year ``t``'s diagonal block of the projection ``P_D`` on the effects' dummies and
@@ -198,9 +199,10 @@ def effects_jacobian_weights(design: Design, channel: str) -> list[np.ndarray] |
     transformed Jacobian: ``(T-1) log|I - rho W|`` (unit), ``T (log|I - rho W| - log(1 - rho))`` (time),
     ``(T-1) (log|I - rho W| - log(1 - rho))`` (two-way); for time effects with any row-standardised ``W_t`` it is
     the flat prior on the year means of the reduced form. ``None`` without effects, or when a year's ``W`` has no
-    eigenvector basis (defective: the unadjusted Jacobian is used, with a note).
+    eigenvector basis (defective: the unadjusted Jacobian is used, with a note). ``projector``: the effects with
+    flat priors when they are not the design's (correlated random unit effects keep only the year dummies).
     """
-    proj = design.projector
+    proj = design.projector if projector is None else projector
     if proj.D is None:
         return None
     spectra = _spectra(design, channel, vectors=True)
@@ -263,22 +265,24 @@ class LogDetGrid:
 
     @classmethod
     def from_design(cls, design: Design, channel: str, prior: Mapping[str, float], points: int = 2001,
-                    adjust: bool = True) -> LogDetGrid:
+                    adjust: bool = True, projector: EffectsProjector | None = None) -> LogDetGrid:
         """Tabulate for one channel of a design (eigen-decompositions shared with the ML engine's cache).
 
-        ``adjust=False`` keeps the plain ``sum_t log|I - rho W_t|`` also with fixed effects.
+        ``adjust=False`` keeps the plain ``sum_t log|I - rho W_t|`` also with fixed effects; ``projector``: the
+        flat-prior effects when they are not the design's.
         """
         lams = [s.lam for s in _spectra(design, channel)]
         lo, hi = rho_bounds(lams)
         lo, hi = max(lo, -10.0), min(hi, 10.0)
         u = (np.arange(points) + 0.5) / points
         grid = lo + (hi - lo) * u
-        weights = effects_jacobian_weights(design, channel) if adjust else None
+        weights = effects_jacobian_weights(design, channel, projector) if adjust else None
+        flat_effects = (design.projector if projector is None else projector).D is not None
         if weights is not None:
             lams = [s.lam for s in _spectra(design, channel, vectors=True)]
         logdet = adjusted_log_jacobian(lams, weights, grid)
         log_prior = stats.beta.logpdf(u, prior["rho_a"], prior["rho_b"]) - np.log(hi - lo)
-        if design.effects == "none":
+        if not flat_effects:
             note = "log-Jacobian sum_t log|I - rho W_t| (no fixed effects)"
         elif weights is None:
             note = ("log-Jacobian not adjusted for the fixed effects" + (" (adjust: false)" if not adjust else

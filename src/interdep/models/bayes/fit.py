@@ -38,12 +38,13 @@ class BayesFit:
     mcmc: dict[str, Any]
 
 
-def identified_sample(est_name: str, design: Design) -> tuple[np.ndarray, str | None]:
+def identified_sample(est_name: str, design: Design, unit_effects: str = "fixed") -> tuple[np.ndarray, str | None]:
     """Which rows to keep so that every unit and year effect is identified, and the note saying what was removed.
 
     With unit effects (``unit`` / ``twoway``) a unit censored in every year (Tobit), or with the same outcome in
-    every year (probit), has no finite effect under a flat prior and is removed, as in fixed-effects logit; with
-    year effects (``time`` / ``twoway``) the same holds for a year. Returns ``(mask over design rows, note or
+    every year (probit), has no finite effect under a flat prior and is removed, as in fixed-effects logit (not with
+    ``unit_effects: correlated_random``, whose unit effects have a proper prior); with year effects (``time`` /
+    ``twoway``) the same holds for a year. Returns ``(mask over design rows, note or
     None)``.
     """
     kind = BAYES_ESTIMATORS[est_name]
@@ -51,7 +52,7 @@ def identified_sample(est_name: str, design: Design) -> tuple[np.ndarray, str | 
     what = "censored at 0 in every" if kind == "tobit" else "the same outcome in every"
     notes = []
     for label, column, effects in (("unit", "ccode", ("unit", "twoway")), ("year", "year", ("time", "twoway"))):
-        if design.effects not in effects:
+        if design.effects not in effects or (label == "unit" and unit_effects == "correlated_random"):
             continue
         groups = design.sample[column].to_numpy()
         ok = identified_units(design.y, groups, kind)
@@ -71,7 +72,8 @@ def fit_bayes(est_name: str, spec: Mapping[str, Any], design: Design) -> BayesFi
     kind = BAYES_ESTIMATORS[est_name]
     mcmc = mcmc_settings(spec)
     prior = prior_settings(spec)
-    model = CensoredSAR(design, kind, prior)
+    unit_effects = str(spec.get("unit_effects", "fixed"))
+    model = CensoredSAR(design, kind, prior, unit_effects)
     chains = model.run(draws=mcmc["draws"], burn_in=mcmc["burn_in"], chains=mcmc["chains"], thin=mcmc["thin"],
                        seed=mcmc["seed"], impact_draws=int(spec.get("impact_draws", 1000)) or 1000)
     estimate, diag, block = summarise_chains(chains, mcmc, estimator=est_name, n_obs=design.n_obs,
@@ -80,7 +82,10 @@ def fit_bayes(est_name: str, spec: Mapping[str, Any], design: Design) -> BayesFi
         "latent_sets": model.latent.n_sets,
         "latent_rows": len(model.latent_rows),
         "priors": {
-            "beta": "flat", "effects": "flat (unit and/or year dummies drawn with beta)",
+            "beta": "flat",
+            "effects": ("unit effects correlated random (Mundlak): unit means of the regressors (terms mean_<x>, "
+                        "flat) + u_i ~ N(0, sigma2_unit), uniform prior on sigma_unit; year dummies flat"
+                        if model.cre else "flat (unit and/or year dummies drawn with beta)"),
             "sigma2": ("fixed at 1 (probit scale normalisation)" if kind == "probit" else
                        f"inverse gamma(shape={prior['sigma2_shape']}, rate={prior['sigma2_rate']})"
                        + (" = Jeffreys 1/sigma2" if prior["sigma2_shape"] == prior["sigma2_rate"] == 0 else "")),
