@@ -245,7 +245,7 @@ for (eff in c("individual", "time", "twoways")) add_stats(paste0("slmtest_", eff
 add_stats("slmtest_pooling", slm(model = "pooling"))
 bsk <- function(t, ...) bsktest(f, data = Produc, listw = lw, test = t, ...)$statistic
 add_stats("bsktest", c(bsk("LM1"), bsk("LM2"), bsk("LM1", standardize = TRUE), bsk("LM2", standardize = TRUE),
-                       bsk("LMH")))
+                       bsk("LMH"), bsk("CLMlambda"), bsk("CLMmu")))
 write.csv(rbind(tab, do.call(rbind, lm_rows)), file.path(args[1], "r_panel.csv"), row.names = FALSE)
 """
 
@@ -347,14 +347,19 @@ def test_ols_panel_lm_tests_agree_with_slmtest(produc, effects, model):
 
 
 def test_bsk_tests_agree_with_bsktest(produc):
-    """splm 1.6-5 bsktest on Produc / usaww (pooled OLS): LM1, LM2, SLM1 and LM-H agree. SLM2 differs by splm's
-    convention: its variance uses tr(MWMW) where the quadratic form e'We needs the symmetrised (W + W')/2,
-    i.e. [tr(MWMW) + tr(MWMW')] / 2 (usaww is not symmetric); reproduced here with dense M."""
+    """splm 1.6-5 bsktest on Produc / usaww (pooled OLS): LM1, LM2, SLM1, LM-H, CLMlambda, CLMmu agree. SLM2
+    differs by splm's convention: its variance uses tr(MWMW) where the quadratic form e'We needs the symmetrised
+    (W + W')/2, i.e. [tr(MWMW) + tr(MWMW')] / 2 (usaww is not symmetric); reproduced here with dense M."""
     d, graphs, r = produc
     bsk = _produc_ols(d, graphs, "none")["bsk"]
-    lm1, lm2, slm1, slm2, lmh = r[r["model"] == "bsktest"].sort_values("i")["estimate"]
+    lm1, lm2, slm1, slm2, lmh, clm_lambda, clm_mu = r[r["model"] == "bsktest"].sort_values("i")["estimate"]
     for key, ref in (("lm1", lm1), ("lm2", lm2), ("slm1", slm1), ("lm_h", lmh)):
         assert bsk[key]["statistic"] == pytest.approx(ref, rel=1e-9), key
+    # splm reports |z| of the conditional tests; measured: CLM lambda 6e-11, CLM mu 1.3e-7 relative. The latter
+    # is the optimisers': our spatial-error ML lambda 0.52084302 reaches logL 897.06190061272, splm's (nlminb)
+    # 0.52084353 897.06190061262
+    assert abs(bsk["clm_lambda"]["statistic"]) == pytest.approx(clm_lambda, rel=1e-9)
+    assert abs(bsk["clm_mu"]["statistic"]) == pytest.approx(clm_mu, rel=1e-6)
     assert abs(bsk["slm2"]["statistic"] / slm2 - 1) > 0.01  # 11.847 against splm's 12.272
     P = d.sort_values(["year", "state"])
     X = np.column_stack([np.ones(len(P)), P[["lpcap", "lpc", "lemp", "unemp"]]])

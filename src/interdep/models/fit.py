@@ -42,7 +42,7 @@ from interdep.models import cross_section as cs
 from interdep.models.bayes.conv import fit_sar_conv
 from interdep.models.bayes.fit import BAYES_ESTIMATORS, fit_bayes, identified_sample
 from interdep.models.design import EFFECTS, Design, build_design
-from interdep.models.diagnostics import OLSParts, bsk_tests, transformed_lm_tests
+from interdep.models.diagnostics import OLSParts, bsk_conditional_tests, bsk_tests, transformed_lm_tests
 from interdep.models.impacts import linear_impacts, spatial_impacts
 from interdep.models.panel_ml import (
     _spectra,
@@ -193,7 +193,9 @@ PANEL_LM_NOTES = {
                           "row-standardised W (Debarsy & Ertur 2010 for unit effects), the exact projection otherwise",
     "bsk": "Baltagi, Song & Koh (2003) on pooled OLS residuals: lm1 / slm1 random unit effects (one-sided), lm2 / "
            "slm2 spatial error (two-sided), lm_h both (one-sided joint); slm2 uses the exact variance with "
-           "(W + W')/2",
+           "(W + W')/2; clm_lambda spatial error given random effects (two-sided; phi = sigma2_mu/sigma2_v of the "
+           "random-effects ML), clm_mu random effects given a spatial error (one-sided; lambda of the pooled "
+           "spatial-error ML)",
 }
 
 
@@ -212,7 +214,8 @@ def _panel_lm_tests(design: Design, y: np.ndarray, X: np.ndarray, W: Any) -> dic
     elif not design.fixed_weights(design.channels[0]):
         why = "not applicable: W varies over years"
     else:
-        return {"bsk": {**bsk_tests(OLSParts.fit(y, X), W, design.sample["ccode"].to_numpy()),
+        conditional = bsk_conditional_tests(y, X, design.weights[design.channels[0]][0], design.n_periods)
+        return {"bsk": {**bsk_tests(OLSParts.fit(y, X), W, design.sample["ccode"].to_numpy()), **conditional,
                         "note": PANEL_LM_NOTES["bsk"]}}
     return {"bsk": {"not_applicable": why + " (the tests need a balanced panel and one W for every year)"}}
 

@@ -380,7 +380,9 @@ DIAGNOSTIC_LABELS = {"lm_error": "LM error", "lm_lag": "LM lag", "robust_lm_erro
 PANEL_DIAGNOSTIC_LABELS = {
     "within_transformed": {k: f"{v} (transformed within)" for k, v in DIAGNOSTIC_LABELS.items() if k != "moran_i"},
     "bsk": {"lm1": "BSK LM1 random effects", "slm1": "BSK SLM1 random effects", "lm2": "BSK LM2 spatial error",
-            "slm2": "BSK SLM2 spatial error", "lm_h": "BSK LM-H joint"},
+            "slm2": "BSK SLM2 spatial error", "lm_h": "BSK LM-H joint",
+            "clm_lambda": "BSK CLM spatial error given random effects",
+            "clm_mu": "BSK CLM random effects given spatial error"},
 }
 
 
@@ -399,7 +401,7 @@ def diagnostics_table(models: Mapping[str, tuple[dict, pd.DataFrame]]) -> pd.Dat
             for key, label in labels.items():
                 d = diag.get(block, {}).get(key)
                 if d:  # a "not applicable" block has no tests (its reason is in fit.json)
-                    z = d["statistic"] if key.startswith(("lm1", "lm2", "slm")) else None
+                    z = d["statistic"] if key.startswith(("lm1", "lm2", "slm", "clm")) else None
                     rows.append((model_id, diag.get("channel"), label, d["statistic"], z, d["p_value"]))
     return pd.DataFrame(rows, columns=["model_id", "channel", "test", "statistic", "z", "p_value"])
 
