@@ -5,6 +5,12 @@ Florax & Yoon 1996; Cliff & Ord 1981). Every trace is reduced to sparse products
 functions never form an n x n dense matrix and work for stacked, block-diagonal W of any size. Islands (zero
 rows of ``W``) need no special treatment. Validated against spreg 1.9.0 and the published Columbus values
 (tests/test_models_cross_section.py).
+
+Panels: :func:`lm_tests` on within-projected data is R splm's ``slmtest`` (Elhorst's convention);
+:func:`transformed_lm_tests` are the fixed-effects tests of Lee & Yu's transformed likelihood (Debarsy & Ertur
+2010); :func:`bsk_tests` and :func:`bsk_conditional_tests` are Baltagi, Song & Koh (2003) for random unit effects
+and spatial error. Validated against splm 1.6-5 ``slmtest`` / ``bsktest`` (tests/test_models_vs_r.py) and by
+simulation (tests/test_models_panel_lm.py, benchmarks/panel_lm_size.py).
 """
 
 from __future__ import annotations
