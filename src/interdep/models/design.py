@@ -165,6 +165,11 @@ class EffectsProjector:
         return v - self.D @ (self._dtd_pinv @ (self.D.T @ v))
 
     @property
+    def dtd_pinv(self) -> np.ndarray | None:
+        """Pseudo-inverse of ``D'D`` (``None`` without effects)."""
+        return self._dtd_pinv if self.D is not None else None
+
+    @property
     def n_effects(self) -> int:
         """Number of linearly independent dummies projected out (degrees of freedom used)."""
         return self.rank

@@ -42,6 +42,7 @@ from interdep.models import cross_section as cs
 from interdep.models.bayes.conv import fit_sar_conv
 from interdep.models.bayes.fit import BAYES_ESTIMATORS, fit_bayes, identified_sample
 from interdep.models.design import EFFECTS, Design, build_design
+from interdep.models.diagnostics import OLSParts, bsk_conditional_tests, bsk_tests, transformed_lm_tests
 from interdep.models.impacts import linear_impacts, spatial_impacts
 from interdep.models.panel_ml import (
     _spectra,
@@ -180,8 +181,45 @@ def _fit_ols_like(design: Design, slx: bool) -> Estimate:
         est.sigma2 = est.sigma2 * (n - k) / df
         est.df_resid = df
         est.diagnostics["note"] = "spatial diagnostics computed on the within-projected data"
+    if W is not None:
+        est.diagnostics.update(_panel_lm_tests(design, y, X, W))
     est.estimator = "slx" if slx else "ols"
     return est
+
+
+PANEL_LM_NOTES = {
+    "untransformed": "lm_* on the within-projected data with s2 = e'e/n and traces of the untransformed W "
+                     "(Elhorst 2010; equal to splm's slmtest)",
+    "within_transformed": "s2 = e'e/(n - number of effects) and traces of the projected W, tr(QWQW + QW'QW): the "
+                          "LM tests of Lee & Yu's (2010) transformed likelihood when the panel is balanced with one "
+                          "row-standardised W (Debarsy & Ertur 2010 for unit effects), the exact projection otherwise",
+    "bsk": "Baltagi, Song & Koh (2003) on pooled OLS residuals: lm1 / slm1 random unit effects (one-sided), lm2 / "
+           "slm2 spatial error (two-sided), lm_h both (one-sided joint); slm2 uses the exact variance with "
+           "(W + W')/2; clm_lambda spatial error given random effects (two-sided; phi = sigma2_mu/sigma2_v of the "
+           "random-effects ML), clm_mu random effects given a spatial error (one-sided; lambda of the pooled "
+           "spatial-error ML)",
+}
+
+
+def _panel_lm_tests(design: Design, y: np.ndarray, X: np.ndarray, W: Any) -> dict[str, Any]:
+    """Panel LM tests beside the cross-section ones: the transformed within tests with fixed effects, the
+    Baltagi-Song-Koh tests for a pooled panel (balanced, one W for every year), "not applicable" otherwise."""
+    Q = design.projector
+    if Q.n_effects:
+        tests = transformed_lm_tests(OLSParts.fit(y, X), design.y, W, Q.D, Q.dtd_pinv)
+        return {"within_transformed": {**tests, "note": PANEL_LM_NOTES["within_transformed"]},
+                "convention": PANEL_LM_NOTES["untransformed"]}
+    if design.n_periods < 2:
+        return {}
+    if not design.balanced:
+        why = "not applicable: unbalanced panel"
+    elif not design.fixed_weights(design.channels[0]):
+        why = "not applicable: W varies over years"
+    else:
+        conditional = bsk_conditional_tests(y, X, design.weights[design.channels[0]][0], design.n_periods)
+        return {"bsk": {**bsk_tests(OLSParts.fit(y, X), W, design.sample["ccode"].to_numpy()), **conditional,
+                        "note": PANEL_LM_NOTES["bsk"]}}
+    return {"bsk": {"not_applicable": why + " (the tests need a balanced panel and one W for every year)"}}
 
 
 def _dispatch(est_name: str, spec: Mapping[str, Any], design: Design, seed: int) -> tuple[Estimate, pd.DataFrame]:
@@ -379,6 +417,13 @@ def _fit_json(spec: Mapping[str, Any], est_name: str, design: Design, est: Estim
             "channel": est.diagnostics.get("channel"),
             **{t: {k: _num(v) for k, v in est.diagnostics[t].items()} for t in tests if t in est.diagnostics},
         }
+        for block in ("within_transformed", "bsk"):
+            if block in est.diagnostics:
+                fit["spatial_diagnostics"][block] = {
+                    k: v if isinstance(v, str) else {m: _num(x) for m, x in v.items()}
+                    for k, v in est.diagnostics[block].items()}
+        if "convention" in est.diagnostics:
+            fit["spatial_diagnostics"]["convention"] = est.diagnostics["convention"]
     lam = est.spatial("lambda")
     if lam:
         fit["lambda"] = {k: _num(v) for k, v in lam.items()}

@@ -80,7 +80,8 @@ TABLES = {
                    "fit_model, tables", "scripts/fit_model.py, scripts/make_tables.py", "models, outputs.tables"),
     "impacts": ("Direct, indirect and total impacts with simulated standard errors and 95% intervals.",
                 "fit_model, tables", "scripts/fit_model.py, scripts/make_tables.py", "models, seed"),
-    "diagnostics": ("Spatial diagnostics of OLS residuals: LM error, LM lag, their robust forms, SARMA, Moran's I.",
+    "diagnostics": ("Spatial diagnostics of OLS residuals: LM error, LM lag, their robust forms, SARMA, Moran's I; "
+                    "transformed within LM tests (fixed effects), Baltagi-Song-Koh tests (pooled balanced panel).",
                     "fit_model, tables", "scripts/fit_model.py, scripts/make_tables.py", "models (estimator: ols)"),
     "descriptives": ("Descriptive statistics of the outcome and regressors on each estimation sample.",
                      "panel, fit_model, tables", "scripts/build_panel.py, scripts/make_tables.py", "panel, models"),

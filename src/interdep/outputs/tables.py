@@ -377,6 +377,15 @@ DIAGNOSTIC_LABELS = {"lm_error": "LM error", "lm_lag": "LM lag", "robust_lm_erro
                      "robust_lm_lag": "Robust LM lag", "sarma": "SARMA", "moran_i": "Moran's I of residuals"}
 
 
+PANEL_DIAGNOSTIC_LABELS = {
+    "within_transformed": {k: f"{v} (transformed within)" for k, v in DIAGNOSTIC_LABELS.items() if k != "moran_i"},
+    "bsk": {"lm1": "BSK LM1 random effects", "slm1": "BSK SLM1 random effects", "lm2": "BSK LM2 spatial error",
+            "slm2": "BSK SLM2 spatial error", "lm_h": "BSK LM-H joint",
+            "clm_lambda": "BSK CLM spatial error given random effects",
+            "clm_mu": "BSK CLM random effects given spatial error"},
+}
+
+
 def diagnostics_table(models: Mapping[str, tuple[dict, pd.DataFrame]]) -> pd.DataFrame:
     """Spatial diagnostics of OLS residuals (LM tests, Moran's I) of every model that has them."""
     rows = []
@@ -388,6 +397,12 @@ def diagnostics_table(models: Mapping[str, tuple[dict, pd.DataFrame]]) -> pd.Dat
             if key in diag:
                 d = diag[key]
                 rows.append((model_id, diag.get("channel"), label, d["statistic"], d.get("z"), d["p_value"]))
+        for block, labels in PANEL_DIAGNOSTIC_LABELS.items():
+            for key, label in labels.items():
+                d = diag.get(block, {}).get(key)
+                if d:  # a "not applicable" block has no tests (its reason is in fit.json)
+                    z = d["statistic"] if key.startswith(("lm1", "lm2", "slm", "clm")) else None
+                    rows.append((model_id, diag.get("channel"), label, d["statistic"], z, d["p_value"]))
     return pd.DataFrame(rows, columns=["model_id", "channel", "test", "statistic", "z", "p_value"])
 
 
@@ -649,7 +664,10 @@ def write_tables(*, model_dirs: Sequence[str | Path], tables: Mapping[str, Seque
     _write_parts(out_dir, "impacts", impacts_parts(numbers, model_labels, fits), numbers)
     diagnostics = diagnostics_table(models)
     _write_formats(out_dir, "diagnostics", diagnostics_display(diagnostics, model_labels), diagnostics,
-                   "Lagrange multiplier tests (chi-squared) and Moran's I (z) of OLS residuals on the named channel.",
+                   "Lagrange multiplier tests (chi-squared) and Moran's I (z) of OLS residuals on the named channel; "
+                   "with fixed effects also their transformed within forms (Lee & Yu 2010; Debarsy & Ertur 2010), "
+                   "for a pooled balanced panel with one W the Baltagi, Song & Koh (2003) tests (z; LM-H "
+                   "chi-bar-squared).",
                    caption="Spatial diagnostics of OLS residuals")
     samples = {m: read_table(Path(d) / "sample.csv") for m, d in zip(models, model_dirs, strict=True)}
     desc = sample_descriptives(panel, samples, fits, book, model_labels)
