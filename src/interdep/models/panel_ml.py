@@ -239,8 +239,9 @@ class _LUJacobian:
         self.channels = design.channels
         self.groups = distinct_years(design)
 
-    def __call__(self, rho: np.ndarray) -> tuple[float, np.ndarray, bool]:
-        """Value, gradient and whether every year's determinant is positive."""
+    def __call__(self, rho: np.ndarray, gradient: bool = True) -> tuple[float, np.ndarray, bool]:
+        """Value, gradient (zeros unless ``gradient``; it costs an inverse per year, the value only an LU) and
+        whether every year's determinant is positive."""
         total = 0.0
         grad = np.zeros(len(self.channels))
         for mats, mult in self.groups:
@@ -252,9 +253,10 @@ class _LUJacobian:
             if sign <= 0:
                 return -np.inf, grad, False
             total += mult * np.sum(np.log(np.abs(diag)))
-            ainv = sla.lu_solve((lu, piv), np.eye(n), check_finite=False)
-            for c, m in enumerate(mats):
-                grad[c] -= mult * np.sum(ainv * m.T)
+            if gradient:
+                ainv = sla.lu_solve((lu, piv), np.eye(n), check_finite=False)
+                for c, m in enumerate(mats):
+                    grad[c] -= mult * np.sum(ainv * m.T)
         return total, grad, True
 
 
@@ -709,7 +711,7 @@ def profile_log_likelihood(design: Design, rho_hat: np.ndarray, *, points: int =
             for value in grid:
                 rho = np.array(rho_hat, dtype=float)
                 rho[c] = value
-                logdet = logdet1(value) if logdet1 is not None else jac(rho)[0]
+                logdet = logdet1(value) if logdet1 is not None else jac(rho, gradient=False)[0]
                 ll = -0.5 * n * (np.log(2 * np.pi) + 1 + np.log(_ssr(parts.gram, rho) / n)) + logdet
                 if T:
                     ll = ll - T * np.log(1 - rho.sum()) if rho.sum() < 1 else -np.inf
