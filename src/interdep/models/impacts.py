@@ -196,8 +196,9 @@ def _interpolated_functionals(design: Design, rho: np.ndarray, centre: np.ndarra
     is spanned in the principal axes of the draws (a tight fit around the elongated cloud of correlated rho's,
     which keeps the box clear of the singular set); the interpolant then converges geometrically. The degree is
     raised (for two channels from 8 per axis: degree 5 cost 36 exact evaluations and failed the check for the SAR
-    and SDM on the real ipi panel, contiguity + alliance) until four draws (the extremes along the first axis, one at random, the farthest) agree with the exact
-    values to 1e-10 relative; otherwise every draw is computed exactly.
+    and SDM on the real ipi panel, contiguity + alliance) until four draws (the extremes along the first axis, one
+    at random, the farthest) agree with the exact values to 1e-10 relative; otherwise every draw is computed
+    exactly.
     """
     D, C = rho.shape
     cov = np.atleast_2d(np.cov(rho, rowvar=False)) if D > C else np.eye(C)

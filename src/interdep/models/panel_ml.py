@@ -92,21 +92,27 @@ def _symmetrizer(w: sp.csr_array) -> np.ndarray | None:
     """Positive ``d`` with ``d_i w_ij = d_j w_ji`` (W similar to a symmetric matrix), or ``None``.
 
     Row-standardised weights built from a symmetric matrix have one: the original row sums. ``d`` is
-    propagated along a breadth-first spanning forest and then verified on every link.
+    propagated along a breadth-first spanning forest (level by level) and then verified on every link.
     """
     n = w.shape[0]
     dense = w.toarray()
     if not np.array_equal(dense != 0, dense.T != 0) or (dense < 0).any():
         return None
-    d = np.zeros(n)
     n_comp, labels = csgraph.connected_components(w, directed=False)
-    for comp in range(n_comp):
-        root = int(np.flatnonzero(labels == comp)[0])
-        order, pred = csgraph.breadth_first_order(w, root, directed=False, return_predecessors=True)
-        d[root] = 1.0
-        for node in order[1:]:
-            p = pred[node]
-            d[node] = d[p] * dense[p, node] / dense[node, p]
+    roots = np.unique(labels, return_index=True)[1]
+    # one breadth-first search from a virtual node n linked to every component's first node: a spanning forest
+    links = sp.coo_array((np.ones(n_comp), (np.full(n_comp, n), roots)), shape=(n + 1, n + 1))
+    graph = sp.block_diag([w, sp.csr_array((1, 1))], format="csr") + links
+    order, pred = csgraph.breadth_first_order(graph, n, directed=False, return_predecessors=True)
+    depth = np.zeros(n + 1, dtype=int)
+    for node in order[1:]:
+        depth[node] = depth[pred[node]] + 1
+    d = np.zeros(n)
+    d[roots] = 1.0
+    for level in range(2, int(depth.max()) + 1):  # one vectorised step per level of the forest
+        nodes = np.flatnonzero(depth == level)
+        p = pred[nodes]
+        d[nodes] = d[p] * dense[p, nodes] / dense[nodes, p]
     lhs = d[:, None] * dense
     if not np.allclose(lhs, lhs.T, rtol=1e-10, atol=1e-14 * max(1.0, lhs.max())):
         return None
