@@ -32,7 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from interdep.models.design import Design
-from interdep.models.panel_ml import _spectra, distinct_years, matrix_key, rho_bounds, single_thread_blas
+from interdep.models.panel_ml import _spectra, distinct_years, inverses, matrix_key, rho_bounds, single_thread_blas
 from interdep.models.result import IMPACT_COLUMNS, Estimate
 
 __all__ = ["linear_impacts", "spatial_impacts"]
@@ -172,7 +172,7 @@ def _exact_functionals(design: Design, rho: np.ndarray) -> _Functionals:
         stack = np.stack(mats)
         for s in range(0, D, _CHUNK):
             sl = slice(s, min(D, s + _CHUNK))
-            ainv = np.linalg.inv(np.eye(n)[None] - np.einsum("dc,cij->dij", rho[sl], stack))
+            ainv = inverses(np.eye(n)[None] - np.einsum("dc,cij->dij", rho[sl], stack))
             row = ainv.sum(axis=1)  # 1'A^-1, (d, n)
             tr = ainv.reshape(len(ainv), -1) @ ys
             out[sl] += mult * np.hstack([tr[:, :1 + C], row.sum(axis=1)[:, None], row @ np.column_stack(r),
