@@ -279,6 +279,19 @@ class _LUJacobian:
                     grad[c] -= mult * np.sum(ainv * m.T)
         return total, grad, True
 
+    def hessian(self, rho: np.ndarray) -> np.ndarray:
+        """``d^2/drho_c drho_d sum_t log|A_t| = -sum_t tr(A_t^-1 W_ct A_t^-1 W_dt)`` (one inverse per year)."""
+        C = len(self.channels)
+        hess = np.zeros((C, C))
+        for mats, mult in self.groups:
+            n = mats[0].shape[0]
+            ainv = inverses((np.eye(n) - sum(r * m for r, m in zip(rho, mats, strict=True)))[None])[0]
+            g = [ainv @ m for m in mats]
+            for c in range(C):
+                for d in range(C):
+                    hess[c, d] -= mult * np.sum(g[c] * g[d].T)
+        return hess
+
 
 # ----------------------------------------------------------------------------------------------- estimation
 
@@ -347,9 +360,17 @@ def _maximise(design: Design, parts: _Parts, corr: Correction
             f, grad = f + T * np.log(1 - r.sum()), grad - T / (1 - r.sum())
         return f, grad
 
+    def hess(r: np.ndarray) -> np.ndarray:
+        if (T and r.sum() >= 1) or not jac(r, gradient=False)[2]:
+            return 2e12 * np.eye(len(r))  # the wall of fun
+        ssr = _ssr(parts.gram, r)
+        dssr = -2 * (parts.gram[1:, 0] - parts.gram[1:, 1:] @ r)
+        h = 0.5 * n * (2 * parts.gram[1:, 1:] / ssr - np.outer(dssr, dssr) / ssr**2) - jac.hessian(r)
+        return h - T / (1 - r.sum()) ** 2 if T else h
+
     res = optimize.minimize(fun, np.zeros(len(design.channels)), jac=True, method="L-BFGS-B", bounds=bounds,
                             options={"ftol": 1e-13, "gtol": 1e-8, "maxiter": 500})
-    rho, step = _newton_polish(fun, np.asarray(res.x, dtype=float), bounds)
+    rho, step = _newton_polish(fun, hess, np.asarray(res.x, dtype=float), bounds)
     ld, _, ok = jac(rho)
     converged = ok and step < 1e-8
     msg = "" if converged else f"no convergence ({res.message}; last Newton step {step:.1e})"
@@ -358,9 +379,9 @@ def _maximise(design: Design, parts: _Parts, corr: Correction
     return rho, ld, converged, msg, bounds
 
 
-def _newton_polish(fun, x: np.ndarray, bounds: list[tuple[float, float]], iters: int = 4,
-                   h: float = 1e-6) -> tuple[np.ndarray, float]:
-    """Newton steps on the concentrated likelihood (Hessian by central differences of the analytic gradient).
+def _newton_polish(fun, hess, x: np.ndarray, bounds: list[tuple[float, float]], iters: int = 4
+                   ) -> tuple[np.ndarray, float]:
+    """Newton steps on the concentrated likelihood (``fun``: value and gradient; ``hess``: the analytic Hessian).
 
     L-BFGS-B stops at machine-precision line-search failures; a few Newton steps settle the maximum to ~1e-10
     and tell whether it is one. Returns the point and the size of the last step (inf when the Hessian is not
@@ -370,7 +391,7 @@ def _newton_polish(fun, x: np.ndarray, bounds: list[tuple[float, float]], iters:
     step_size = np.inf
     for _ in range(iters):
         f0, g = fun(x)
-        H = np.column_stack([(fun(x + h * e)[1] - fun(x - h * e)[1]) / (2 * h) for e in np.eye(len(x))])
+        H = hess(x)
         H = (H + H.T) / 2
         if np.any(np.linalg.eigvalsh(H) <= 0):
             return x, np.inf
