@@ -11,7 +11,7 @@ from interdep.errors import InputError
 from interdep.models.design import build_design
 from interdep.models.fit import fit_model
 from interdep.models.panel_ml import _parts, linear_quadratic_covariance, score_forms
-from interdep.montecarlo import simulate_panel
+from interdep.montecarlo import Channel, Design, design_graphs, parse_study, simulate_panel
 
 
 def _spec(effects: str, channels: list[str], **extra) -> dict:
@@ -120,3 +120,19 @@ def test_se_in_the_config_is_checked(repo):
     with pytest.raises(InputError, match="couples states through G") as err:
         check_config(config, source="config.yaml")
     assert err.value.row == f"models[{index}].se"
+
+
+def test_ring_weights_give_every_state_k_neighbours_and_a_constant_diag_g():
+    """The Monte Carlo's ring W (the design where ML stays consistent under heteroskedasticity): every state has k
+    neighbours, so diag(W (I - rho W)^-1) is constant; with ``varying`` the order on the circle changes by year."""
+    design = Design(id="r", n=12, t=3, channels=(Channel("geo", 0.4, w="ring", k=4, varying=True),))
+    graphs = design_graphs(design, seed=1)["geo"]
+    mats = [graphs[y].sparse.toarray() for y in design.years]
+    for w in mats:
+        assert np.array_equal((w > 0).sum(axis=1), np.full(12, 4)) and np.array_equal(w, w.T)
+        g = w @ np.linalg.inv(np.eye(12) - 0.4 * w)
+        np.testing.assert_allclose(np.diag(g), np.diag(g)[0], rtol=1e-12)
+    assert not np.array_equal(mats[0], mats[1])
+    with pytest.raises(InputError, match="even k"):
+        parse_study({"estimators": {"e": {"estimator": "sar_ml"}},
+                     "designs": [{"id": "d", "n": 12, "t": 2, "channels": {"geo": {"rho": 0.3, "w": "ring", "k": 3}}}]})
