@@ -561,7 +561,8 @@ def linear_quadratic_covariance(a: np.ndarray, B: list[np.ndarray | None], var: 
             cov[ell, k] += a[:, ell] @ (diag[k] * mu3)
             if B[ell] is None or ell < k:
                 continue
-            q = np.sum(bk_v * B[ell]) + np.sum(bk_v * B[ell].T) + np.sum(diag[k] * diag[ell] * kurt)
+            q = (np.einsum("ij,ij->", bk_v, B[ell]) + np.einsum("ij,ji->", bk_v, B[ell])
+                 + np.sum(diag[k] * diag[ell] * kurt))  # einsum: no n x n temporaries
             cov[k, ell] += q
             if ell != k:
                 cov[ell, k] += q
@@ -597,16 +598,29 @@ def score_forms(design: Design, Xt: np.ndarray, rho: np.ndarray, mu: np.ndarray,
     return a, B
 
 
+def _leverage(design: Design, Z: np.ndarray) -> np.ndarray:
+    """Diagonal of the hat matrix of ``[D, Z]`` for ``Z`` already projected (orthogonal to the dummies ``D``):
+    ``diag(D (D'D)^- D') + diag(Z (Z'Z)^-1 Z')``."""
+    Q = design.projector
+    h = np.einsum("ij,ij->i", Z @ np.linalg.pinv(Z.T @ Z), Z)
+    if Q.D is not None:
+        h += np.einsum("ij,ij->i", np.asarray(Q.D @ Q._dtd_pinv), Q.D.toarray())
+    return h
+
+
 def robust_covariance(design: Design, parts: _Parts, rho: np.ndarray, mu: np.ndarray, resid: np.ndarray,
-                      sigma2: float, dof: float, info: np.ndarray) -> tuple[np.ndarray, str]:
+                      sigma2: float, info: np.ndarray) -> tuple[np.ndarray, str]:
     """Heteroskedasticity-robust (QML sandwich) covariance of (beta, rho_1..rho_C, sigma2): ``H^-1 V H^-1``.
 
-    ``V`` is :func:`linear_quadratic_covariance` of the score's forms (module docstring) with plug-ins from the
-    residuals ``r = Qe`` scaled to the degrees of freedom of sigma2, ``s_i^2 = r_i^2 n / dof`` (under
-    homoskedasticity ``E sum s_i^2 = n sigma2`` also with fixed effects): ``s_i^2 s_j^2`` for the pairs
-    ``i != j``, ``mu3_i = s_i^3`` (signed), and for the fourth moments ``mu4_i - s_i^4 = (1 - 1/kappa) s_i^4``,
-    ``kappa = n sum s_i^4 / (sum s_i^2)^2`` the pooled kurtosis of the residuals (exact in expectation for
-    normal homoskedastic errors, conservative under heteroskedasticity, which inflates the pooled kurtosis).
+    ``V`` is :func:`linear_quadratic_covariance` of the score's forms (:func:`score_forms`) with plug-ins from the
+    residuals ``r = Qe``: ``s_i^2 = r_i^2 / (1 - h_ii)``, ``h_ii`` the leverage of the fixed effects, ``QX`` and
+    ``QG_c mu`` (the directions the residuals are orthogonal to; HC2, MacKinnon & White 1985: unbiased for a
+    homoskedastic linear regression, and ``sum_i (1 - h_ii) = n - p - k - C`` generalises the dof correction of
+    sigma2); ``s_i^2 s_j^2`` for the pairs ``i != j``; ``mu3_i = sign(r_i) s_i^3``; for the fourth moments
+    ``mu4_i - s_i^4 = (1 - 1/kappa) s_i^4``, ``kappa = n sum s_i^4 / (sum s_i^2)^2`` the pooled kurtosis (exact in
+    expectation for normal homoskedastic errors; conservative under heteroskedasticity, which inflates the pooled
+    kurtosis). In the consistent case (below) the fourth-moment terms nearly cancel between the rho and sigma2
+    scores (``diag(G'Q - tr(QG)/dof Q)`` is about 0), so this choice matters little for beta and rho.
     ``H`` is ``info``, the information of the classical s.e.: consistent for the expected Hessian when the
     variances are unrelated to ``diag(G'QG)`` and ``diag(QG)``, the same condition (Lin & Lee 2010) under which
     the ML estimator is consistent.
@@ -620,15 +634,16 @@ def robust_covariance(design: Design, parts: _Parts, rho: np.ndarray, mu: np.nda
     """
     n = design.n_obs
     a, B = score_forms(design, parts.Xt, rho, mu, sigma2)
-    s2 = resid**2 * n / dof
+    keep = 1 - _leverage(design, np.column_stack([parts.Xt, a[:, parts.Xt.shape[1]:-1]]))
+    s2 = np.divide(resid**2, keep, out=np.zeros(n), where=keep > 1e-10)  # h_ii = 1: a residual fixed at 0
     kappa = n * np.sum(s2**2) / np.sum(s2) ** 2
     V = linear_quadratic_covariance(a, B, s2, np.sign(resid) * s2**1.5, (2 - 1 / kappa) * s2**2)
     hinv = np.linalg.inv(info)
     cov = hinv @ V @ hinv
     note = ("standard errors: heteroskedasticity-robust QML sandwich H^-1 V H^-1 (V: variance of the "
             "linear-quadratic score under independent heteroskedastic errors, Kelejian & Prucha 2001 / Lin & Lee "
-            f"2010, residual plug-ins scaled by n/dof, pooled residual kurtosis {kappa:.3g}); valid only where ML is "
-            "consistent under heteroskedasticity, i.e. when the error variances are unrelated to diag(G) "
+            f"2010, HC2 residual plug-ins r_i^2/(1-h_ii), pooled residual kurtosis {kappa:.3g}); valid only where "
+            "ML is consistent under heteroskedasticity, i.e. when the error variances are unrelated to diag(G) "
             "(e.g. row-standardised W with equal numbers of neighbours; Lin & Lee 2010)")
     return cov, note
 
@@ -773,8 +788,8 @@ def _fit_sar_ml(design: Design, *, estimator: str, lee_yu: bool, dynamic: bool, 
         raise EstimationError(f"model {design.model_id!r}: singular information matrix") from err
     se_note = None
     if se == "robust":
-        cov_full, se_note = robust_covariance(design, parts, rho, mu, resid, sigma2 if information == "expected"
-                                              else sigma2_ml, corr.dof if information == "expected" else n, info)
+        cov_full, se_note = robust_covariance(design, parts, rho, mu, resid,
+                                              sigma2 if information == "expected" else sigma2_ml, info)
     k = len(beta)
     terms = list(design.names) + [f"rho_{c}" for c in design.channels]
     diagnostics: dict[str, object] = {
