@@ -61,10 +61,14 @@ def main() -> None:
     summary = summarise(reps_frame)
     print(f"\n{args.config}: {reps} replications per design, seed {seed}; "
           f"{time.process_time() - t_cpu:.0f} CPU s, {time.perf_counter() - t_wall:.0f} s wall\n")
-    print("| design | term | truth | failed | bias | RMSE | mean s.e. | sd | mean s.e./sd | coverage (MC s.e.) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    several = summary["estimator"].nunique() > 1  # name the estimator when a design has more than one
+    est_head, est_rule = ("estimator | ", "---|") if several else ("", "")
+    print(f"| design | {est_head}term | truth | failed | bias | RMSE | mean s.e. | sd | mean s.e./sd | "
+          "coverage (MC s.e.) |")
+    print(f"|---|{est_rule}---|---|---|---|---|---|---|---|---|")
     for r in summary.itertuples(index=False):
-        print(f"| {r.design} | {r.term} | {r.truth:g} | {r.failed} | {r.bias:+.4f} | {r.rmse:.4f} | "
+        est = f"{r.estimator} | " if several else ""
+        print(f"| {r.design} | {est}{r.term} | {r.truth:g} | {r.failed} | {r.bias:+.4f} | {r.rmse:.4f} | "
               f"{r.mean_se:.4f} | {r.sd:.4f} | {r.mean_se / r.sd:.3f} | {r.coverage:.3f} ({r.coverage_mcse:.3f}) |")
 
 

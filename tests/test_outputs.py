@@ -73,6 +73,13 @@ def test_regression_table_names_different_outcomes_and_flags_robust_errors(model
     assert t.set_index("").loc["Estimator", "gmm"] == "SAR, S2SLS"
 
 
+def test_regression_table_flags_robust_ml_errors(models):
+    models["sar"] = (fit("sar", se="robust"), models["sar"][1])
+    t = tbl.regression_table(models, ["ols", "sar"], {})
+    assert "(2): heteroskedasticity-robust (QML sandwich) standard errors" in t.attrs["note"]
+    assert "(1)" not in t.attrs["note"]
+
+
 def test_latex_is_a_complete_table_and_escaped(models):
     t = tbl.regression_table(models, ["ols", "sar"], {})
     tex = tbl.to_latex(t, "note_with_underscore", caption="A & B", label="tab:x", header=t.attrs["header"],

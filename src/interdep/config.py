@@ -15,7 +15,8 @@ from interdep.errors import InputError
 def check_config(config: dict[str, Any], source: str = "config") -> None:
     """Raise :class:`InputError` naming the key and value of the first inconsistency found.
 
-    Checked: model ids are unique; every model names known channels; a model's ``years`` are ordered;
+    Checked: model ids are unique; every model names known channels; a model's ``years`` are ordered; ``se``
+    other than classical only for sar_ml / sdm_ml, and never ``cluster`` (refused with the reason);
     every table lists known models; the truth model exists.
     """
     channels = set(config.get("channels", {}))
@@ -30,6 +31,14 @@ def check_config(config: dict[str, Any], source: str = "config") -> None:
                     f"model {model['id']!r} names an unknown channel (known: {', '.join(sorted(channels))})",
                     file=source, row=f"models[{index}].weights", value=channel,
                 )
+        se = model.get("se", "classical")
+        if se == "cluster":
+            from interdep.models.panel_ml import CLUSTER_REFUSAL
+
+            raise InputError(CLUSTER_REFUSAL, file=source, row=f"models[{index}].se", value=se)
+        if se != "classical" and model.get("estimator") not in ("sar_ml", "sdm_ml"):
+            raise InputError(f"se: {se} is available for sar_ml / sdm_ml only", file=source,
+                             row=f"models[{index}].se", value=model.get("estimator"))
         years = model.get("years", [])
         if len(years) == 2 and years[0] > years[1]:
             raise InputError("years must be [first, last]", file=source, row=f"models[{index}].years", value=years)

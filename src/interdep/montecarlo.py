@@ -7,7 +7,8 @@ A *study* (``montecarlo:`` in the configuration, see ``config/montecarlo.yaml``)
   the pipeline's own entry point, so the study validates exactly the code the pipeline runs;
 - ``designs``: each a data-generating process ``y_t = sum_c rho_c W_ct y_t + intercept + X_t beta
   + sum_c W_ct X_t theta_c + alpha + gamma_t + sigma h_t e_t`` for ``n`` states over ``t`` periods: channels
-  (``rho``, kind of ``W``: k-nearest neighbours on random coordinates or a random graph of mean degree ``k``,
+  (``rho``, kind of ``W``: k-nearest neighbours on random coordinates, a random graph of mean degree ``k`` or a
+  ring where every state has ``k`` neighbours,
   fixed or time-varying), unit / time / two-way effects, the ``beta``'s (and optional ``theta``'s, SDM), a share
   ``drop`` of state-years missing at random (unbalanced panel), optional heteroskedasticity ``hetero`` and the
   estimators to run on it;
@@ -68,8 +69,8 @@ REPLICATION_COLUMNS = ["design", "estimator", "replication", "term", "truth", "e
                        "conf_low", "conf_high", "converged", "error"]
 SUMMARY_COLUMNS = ["design", "estimator", "term", "truth", "replications", "failed", "mean", "bias", "bias_mcse",
                    "rmse", "sd", "mean_se", "coverage", "coverage_mcse"]
-W_KINDS = ("knn", "random")
-ESTIMATOR_OPTIONS = ("lee_yu", "w_missing")  # model-entry options an estimator of a study may set
+W_KINDS = ("knn", "random", "ring")
+ESTIMATOR_OPTIONS = ("lee_yu", "w_missing", "se")  # model-entry options an estimator of a study may set
 EFFECTS = ("none", "unit", "time", "twoway")
 FIRST_YEAR = 2000
 OUTCOME = "y"
@@ -81,7 +82,10 @@ class Channel:
 
     name: str
     rho: float
-    w: str = "knn"          # knn: k nearest neighbours on random coordinates; random: random graph, mean degree k
+    w: str = "knn"          # knn: k nearest neighbours on random coordinates; random: random graph, mean degree k;
+    #                         ring: states on a circle, each linked to the k // 2 nearest on either side (every
+    #                         state has k neighbours, so diag(G) is constant: ML stays consistent under
+    #                         heteroskedasticity, Lin & Lee 2010); varying: the order on the circle redrawn
     k: int = 4
     varying: bool = False   # a new W every period (coordinates jittered / graph redrawn)
 
@@ -153,6 +157,9 @@ def parse_study(study: Mapping[str, Any], source: str = "config") -> tuple[list[
             if c.w not in W_KINDS:
                 raise InputError(f"unknown kind of W (known: {', '.join(W_KINDS)})", file=source,
                                  row=f"{where}.channels.{c.name}.w", value=c.w)
+            if c.w == "ring" and (c.k % 2 or c.k >= int(d["n"])):
+                raise InputError("a ring needs an even k below n", file=source,
+                                 row=f"{where}.channels.{c.name}.k", value=c.k)
             if not 1 <= c.k < int(d["n"]):
                 raise InputError("k must be between 1 and n - 1", file=source, row=f"{where}.channels.{c.name}.k",
                                  value=c.k)
@@ -223,6 +230,15 @@ def knn_graph(coords: np.ndarray, ids: list[int], k: int) -> Graph:
     return _row_standardised(_knn(coords, k), ids)
 
 
+def _ring(n: int, k: int) -> np.ndarray:
+    """Circular neighbours: each of ``n`` states linked to the ``k // 2`` nearest on either side (``k`` even)."""
+    a = np.zeros((n, n))
+    for step in range(1, k // 2 + 1):
+        a[np.arange(n), (np.arange(n) + step) % n] = 1.0
+        a[np.arange(n), (np.arange(n) - step) % n] = 1.0
+    return a
+
+
 def _random_graph(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
     upper = np.triu(rng.uniform(size=(n, n)) < k / (n - 1), 1).astype(float)
     return upper + upper.T  # isolated states (islands) are possible and kept, as in real channels
@@ -238,7 +254,12 @@ def design_graphs(design: Design, seed: int) -> dict[str, dict[int, Graph]]:
         fixed = None
         graphs[c.name] = {}
         for year in design.years:
-            if c.w == "knn":
+            if c.w == "ring":  # varying: the states' order on the circle drawn anew every period
+                a = _ring(design.n, c.k)
+                if c.varying:
+                    perm = rng.permutation(design.n)
+                    a = a[np.ix_(perm, perm)]
+            elif c.w == "knn":
                 coords = base + rng.normal(scale=0.05, size=base.shape) if c.varying else base
                 a = _knn(coords, c.k) if (c.varying or fixed is None) else fixed
             else:

@@ -45,6 +45,8 @@ from interdep.models.design import EFFECTS, Design, build_design
 from interdep.models.diagnostics import OLSParts, bsk_conditional_tests, bsk_tests, transformed_lm_tests
 from interdep.models.impacts import linear_impacts, spatial_impacts
 from interdep.models.panel_ml import (
+    CLUSTER_REFUSAL,
+    SE_TYPES,
     _spectra,
     at_bound,
     channel_bounds,
@@ -61,7 +63,7 @@ ESTIMATORS = ("ols", "slx", "sar_ml", "sdm_ml", "sem_ml", "sar_gmm", "sac", "sac
 SPEC_KEYS = (
     "id", "estimator", "weights", "outcome", "regressors", "years", "effects",
     "dynamic", "wx_regressors", "lee_yu", "impact_draws", "w_lags", "description", "label", "complete_cases",
-    "mcmc", "priors", "w_missing", "unit_effects",
+    "mcmc", "priors", "w_missing", "unit_effects", "se",
 )
 log = logging.getLogger(__name__)
 _CROSS_SECTION = {"sem_ml": cs.fit_sem_ml, "sar_gmm": cs.fit_sar_gmm, "sac": cs.fit_sac_gmm,
@@ -125,6 +127,9 @@ def spec_schema() -> dict[str, Any]:
                        "properties": {k: {"type": "number", "minimum": 0}
                                       for k in ("sigma2_shape", "sigma2_rate", "rho_a", "rho_b")}},
             "w_missing": {"enum": ["restandardise", "keep"], "default": "restandardise"},
+            "se": {"enum": [*SE_TYPES, "cluster"], "default": "classical",
+                   "description": "sar_ml / sdm_ml: classical or heteroskedasticity-robust (QML sandwich) standard "
+                                  "errors; cluster is refused with the reason"},
         },
     }
 
@@ -154,6 +159,14 @@ def _check_spec(spec: Mapping[str, Any]) -> str:
         raise InputError(f"model {mid!r}: 'mcmc' and 'priors' apply to sar_tobit / sar_probit only", value=est)
     if spec.get("unit_effects", "fixed") != "fixed" and est not in BAYES_ESTIMATORS:
         raise InputError(f"model {mid!r}: 'unit_effects' applies to sar_tobit / sar_probit only", value=est)
+    se = spec.get("se", "classical")
+    if se == "cluster":
+        raise InputError(f"model {mid!r}: {CLUSTER_REFUSAL}", value=se)
+    if se not in SE_TYPES:
+        raise InputError(f"model {mid!r}: unknown se {se!r}; expected one of {', '.join(SE_TYPES)}", value=se)
+    if se != "classical" and est not in ("sar_ml", "sdm_ml"):
+        raise InputError(f"model {mid!r}: se: {se} is available for sar_ml / sdm_ml only (estimator {est!r})",
+                         value=se)
     if est in _CROSS_SECTION:
         if len(spec.get("weights", [])) != 1 and est != "sar_gmm":
             raise InputError(f"model {mid!r}: estimator {est!r} takes exactly one weights channel",
@@ -232,7 +245,8 @@ def _dispatch(est_name: str, spec: Mapping[str, Any], design: Design, seed: int)
         if draws and len(design.channels) == 1:  # one eigen-decomposition per distinct year for fit and impacts
             with single_thread_blas():
                 _spectra(design, design.channels[0], vectors=True)
-        est = fit_sar_ml(design, estimator=est_name, lee_yu=bool(spec.get("lee_yu", True)), dynamic=dynamic)
+        est = fit_sar_ml(design, estimator=est_name, lee_yu=bool(spec.get("lee_yu", True)), dynamic=dynamic,
+                         se=str(spec.get("se", "classical")))
         return est, spatial_impacts(est, design, draws=draws, seed=seed, long_run=dynamic)
     fn: Callable[..., Estimate] = _CROSS_SECTION[est_name]
     kwargs = {"w_lags": int(spec.get("w_lags", 1))} if est_name in ("sar_gmm", "sac") else {}
@@ -435,6 +449,8 @@ def _fit_json(spec: Mapping[str, Any], est_name: str, design: Design, est: Estim
         fit["fixed_effects_correction"] = est.diagnostics.get("fixed_effects_correction")
         if "log_likelihood_transformed" in est.diagnostics:
             fit["log_likelihood_transformed"] = _num(est.diagnostics["log_likelihood_transformed"])
+    if "se" in est.diagnostics:
+        fit["se"] = str(est.diagnostics["se"])
     if "stability" in est.diagnostics:
         fit["stability"] = est.diagnostics["stability"]
     return fit

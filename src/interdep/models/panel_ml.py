@@ -35,6 +35,19 @@ Fixed effects and inference (``lee_yu=True``, the default; Lee & Yu 2010, genera
 
 ``lee_yu=False`` gives the plain direct approach (sigma2 = e'Qe / n, unprojected traces), as spreg's
 ``ML_LagFE`` and ``spatialreg::lagsarlm`` with dummies.
+
+Heteroskedasticity-robust (QML sandwich) covariance, ``se="robust"`` (:func:`robust_covariance`): every score
+component at the true parameters is a linear-quadratic form in the independent errors ``e``,
+``beta``: ``X'Qe / s2``; ``rho_c``: ``(QG_c mu)'e / s2 + e'G_c'Qe / s2 - tr(QG_c)``; ``sigma2``:
+``e'Qe / (2 s2^2) - dof / (2 s2)``. It is not a sum of independent per-observation terms (``e'G'Qe`` couples
+every pair of observations), so its variance ``V`` is the variance of linear-quadratic forms under independent
+heteroskedastic errors (Kelejian & Prucha 2001; Lin & Lee 2010), :func:`linear_quadratic_covariance`, with
+residual plug-ins; the covariance is ``H^-1 V H^-1`` with ``H`` the information matrix above. **Caveat** (Lin &
+Lee 2010): under heteroskedasticity ML of the SAR is itself inconsistent unless ``E[e'G'Qe] = s2 tr(QG)`` still
+holds, e.g. when ``diag(G)`` is (nearly) constant (row-standardised W with equal numbers of neighbours) or the
+variances are unrelated to the geography (``diag(G)``, ``diag(G'QG)``); the sandwich is valid where the estimator
+is consistent, and does not repair the estimator elsewhere. Clustering by state (``se="cluster"``) is not
+offered: see :data:`CLUSTER_REFUSAL`.
 """
 
 from __future__ import annotations
@@ -57,10 +70,19 @@ from interdep.errors import EstimationError
 from interdep.models.design import Design, check_collinearity
 from interdep.models.result import Estimate
 
-__all__ = ["Correction", "Spectrum", "correction", "fit_sar_ml", "matrix_key", "rho_bounds", "single_thread_blas",
-           "spectrum", "stability"]
+__all__ = ["CLUSTER_REFUSAL", "SE_TYPES", "Correction", "Spectrum", "correction", "fit_sar_ml",
+           "linear_quadratic_covariance", "matrix_key", "rho_bounds", "robust_covariance", "score_forms",
+           "single_thread_blas", "spectrum", "stability"]
 
 _BOUND_MARGIN = 1e-7
+SE_TYPES = ("classical", "robust")  # se: cluster is refused (CLUSTER_REFUSAL)
+CLUSTER_REFUSAL = (
+    "se: cluster (by state) is not available for the ML spatial-lag estimators: the score's quadratic part "
+    "e'G'Qe couples states through G, so the score is not a sum of independent state contributions; its variance "
+    "under errors correlated within a state needs within-state fourth moments of the error vectors that one "
+    "draw per state does not identify, and ML itself is inconsistent when E[e'G'Qe] != sigma2 tr(QG) (Lin & "
+    "Lee 2010), which within-state correlation with unit effects generally brings. Use se: robust "
+    "(independent heteroskedastic errors) or a Bayesian / GMM estimator")
 
 
 # ----------------------------------------------------------------------------------------------- spectra
@@ -549,6 +571,127 @@ def _observed_information(design: Design, parts: _Parts, rho: np.ndarray, resid:
     return info
 
 
+def linear_quadratic_covariance(a: np.ndarray, B: list[np.ndarray | None], var: np.ndarray, mu3: np.ndarray,
+                                mu4: np.ndarray) -> np.ndarray:
+    """Covariance matrix of the forms ``q_k = a_k'e + e'B_k e`` in independent errors with zero means.
+
+    ``Cov(q_k, q_l) = sum_i a_ki a_li s_i^2 + sum_i (a_ki b^l_ii + a_li b^k_ii) mu3_i
+    + sum_{i != j} (b^k_ij b^l_ij + b^k_ij b^l_ji) s_i^2 s_j^2 + sum_i b^k_ii b^l_ii (mu4_i - s_i^4)``
+    (Kelejian & Prucha 2001, Lemma A.1; Lin & Lee 2010); equivalently the full double sum plus
+    ``sum_i b^k_ii b^l_ii (mu4_i - 3 s_i^4)``.
+
+    Parameters
+    ----------
+    a : ndarray (n, m)
+        The linear coefficients, one column per form.
+    B : list of m (n, n) arrays or ``None``
+        The quadratic coefficients (``None``: a linear form).
+    var, mu3, mu4 : ndarray (n,)
+        Each error's variance, third and fourth moments.
+    """
+    m = a.shape[1]
+    v = np.asarray(var, dtype=float)
+    cov = (a * v[:, None]).T @ a
+    diag = [None if b is None else np.diag(b).copy() for b in B]
+    kurt = mu4 - 3 * v**2
+    for k in range(m):
+        if B[k] is None:
+            continue
+        bk_v = B[k] * v[:, None]
+        bk_v *= v[None, :]  # b^k_ij s_i^2 s_j^2
+        for ell in range(m):
+            cov[k, ell] += a[:, ell] @ (diag[k] * mu3)
+            cov[ell, k] += a[:, ell] @ (diag[k] * mu3)
+            if B[ell] is None or ell < k:
+                continue
+            q = (np.einsum("ij,ij->", bk_v, B[ell]) + np.einsum("ij,ji->", bk_v, B[ell])
+                 + np.sum(diag[k] * diag[ell] * kurt))  # einsum: no n x n temporaries
+            cov[k, ell] += q
+            if ell != k:
+                cov[ell, k] += q
+    return cov
+
+
+def score_forms(design: Design, Xt: np.ndarray, rho: np.ndarray, mu: np.ndarray, sigma2: float
+                ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+    """The score of (beta, rho_1..rho_C, sigma2) as linear-quadratic forms ``a_k'e + e'B_k e`` in the errors.
+
+    ``beta``: ``a = QX / s2``; ``rho_c``: ``a = QG_c mu / s2``, ``B = G_c'Q / s2``; ``sigma2``: ``B = Q / (2 s2^2)``
+    (``mu = X beta + D alpha``, ``G_c = W_c (I - sum_d rho_d W_d)^-1``, year by year; the constants that centre
+    each form do not matter for its variance).
+
+    Returns
+    -------
+    (ndarray (n, k + C + 1), list)
+        The linear coefficients and the quadratic ones (``None`` for the betas).
+    """
+    n, C, k = design.n_obs, len(design.channels), Xt.shape[1]
+    gs = _per_year_g(design, rho)
+    gmu = np.zeros((n, C))
+    B: list[np.ndarray | None] = [None] * k
+    for c in range(C):
+        g_full = np.zeros((n, n))
+        for blk, g in zip(design.blocks, gs, strict=True):
+            g_full[blk, blk] = g[c]
+            gmu[blk, c] = g[c] @ mu[blk]
+        B.append(design.projector(g_full).T / sigma2)  # (Q G_c)' = G_c'Q
+        del g_full
+    B.append(design.projector(np.eye(n)) / (2 * sigma2**2))
+    a = np.column_stack([Xt / sigma2, design.projector(gmu) / sigma2, np.zeros(n)])
+    return a, B
+
+
+def _leverage(design: Design, Z: np.ndarray) -> np.ndarray:
+    """Diagonal of the hat matrix of ``[D, Z]`` for ``Z`` already projected (orthogonal to the dummies ``D``):
+    ``diag(D (D'D)^- D') + diag(Z (Z'Z)^-1 Z')``."""
+    Q = design.projector
+    h = np.einsum("ij,ij->i", Z @ np.linalg.pinv(Z.T @ Z), Z)
+    if Q.D is not None:
+        h += np.einsum("ij,ij->i", np.asarray(Q.D @ Q._dtd_pinv), Q.D.toarray())
+    return h
+
+
+def robust_covariance(design: Design, parts: _Parts, rho: np.ndarray, mu: np.ndarray, resid: np.ndarray,
+                      sigma2: float, info: np.ndarray) -> tuple[np.ndarray, str]:
+    """Heteroskedasticity-robust (QML sandwich) covariance of (beta, rho_1..rho_C, sigma2): ``H^-1 V H^-1``.
+
+    ``V`` is :func:`linear_quadratic_covariance` of the score's forms (:func:`score_forms`) with plug-ins from the
+    residuals ``r = Qe``: ``s_i^2 = r_i^2 / (1 - h_ii)``, ``h_ii`` the leverage of the fixed effects, ``QX`` and
+    ``QG_c mu`` (the directions the residuals are orthogonal to; HC2, MacKinnon & White 1985: unbiased for a
+    homoskedastic linear regression, and ``sum_i (1 - h_ii) = n - p - k - C`` generalises the dof correction of
+    sigma2); ``s_i^2 s_j^2`` for the pairs ``i != j``; ``mu3_i = sign(r_i) s_i^3``; for the fourth moments
+    ``mu4_i - s_i^4 = (1 - 1/kappa) s_i^4``, ``kappa = n sum s_i^4 / (sum s_i^2)^2`` the pooled kurtosis (exact in
+    expectation for normal homoskedastic errors; conservative under heteroskedasticity, which inflates the pooled
+    kurtosis). The fourth moments enter beta and rho through ``diag(G'Q - tr(QG)/dof Q)`` (the rho score net of
+    its projection on the sigma2 score), about 0 when ``diag(G)`` is nearly constant and small beside the pairs'
+    sum otherwise, so this choice matters little for beta and rho (benchmarks/README.md: 0.05% on a kNN design).
+    ``H`` is ``info``, the information of the classical s.e.: consistent for the expected Hessian when the
+    variances are unrelated to ``diag(G'QG)`` and ``diag(QG)``, the same condition (Lin & Lee 2010) under which
+    the ML estimator is consistent.
+
+    Memory: dense ``n x n`` matrices (``Q``, ``QG_c`` per channel).
+
+    Returns
+    -------
+    (ndarray, str)
+        The covariance and a note for fit.json.
+    """
+    n = design.n_obs
+    a, B = score_forms(design, parts.Xt, rho, mu, sigma2)
+    keep = 1 - _leverage(design, np.column_stack([parts.Xt, a[:, parts.Xt.shape[1]:-1]]))
+    s2 = np.divide(resid**2, keep, out=np.zeros(n), where=keep > 1e-10)  # h_ii = 1: a residual fixed at 0
+    kappa = n * np.sum(s2**2) / np.sum(s2) ** 2
+    V = linear_quadratic_covariance(a, B, s2, np.sign(resid) * s2**1.5, (2 - 1 / kappa) * s2**2)
+    hinv = np.linalg.inv(info)
+    cov = hinv @ V @ hinv
+    note = ("standard errors: heteroskedasticity-robust QML sandwich H^-1 V H^-1 (V: variance of the "
+            "linear-quadratic score under independent heteroskedastic errors, Kelejian & Prucha 2001 / Lin & Lee "
+            f"2010, HC2 residual plug-ins r_i^2/(1-h_ii), pooled residual kurtosis {kappa:.3g}); valid only where "
+            "ML is consistent under heteroskedasticity, i.e. when the error variances are unrelated to diag(G) "
+            "(e.g. row-standardised W with equal numbers of neighbours; Lin & Lee 2010)")
+    return cov, note
+
+
 @dataclass(frozen=True)
 class Correction:
     """How fixed effects enter the likelihood and the inference of one fit (see the module docstring).
@@ -621,7 +764,7 @@ def stability(design: Design, rho: np.ndarray, tau: float, eta: np.ndarray) -> d
 
 
 def fit_sar_ml(design: Design, *, estimator: str = "sar_ml", lee_yu: bool = True,
-               dynamic: bool = False, information: str = "expected") -> Estimate:
+               dynamic: bool = False, information: str = "expected", se: str = "classical") -> Estimate:
     """Fit a SAR (or, with ``W_<channel>_<x>`` columns in the design, SDM) panel by maximum likelihood.
 
     Parameters
@@ -639,22 +782,31 @@ def fit_sar_ml(design: Design, *, estimator: str = "sar_ml", lee_yu: bool = True
         Covariance from the analytical expected information (default; Anselin 1988 / Lee 2004, as spreg and R
         spatialreg) or from the analytical observed information (minus the Hessian at the estimate; no Lee-Yu
         adjustment).
+    se : {"classical", "robust"}
+        ``classical``: the inverse information; ``robust``: the heteroskedasticity-robust QML sandwich
+        (:func:`robust_covariance`; valid where ML is consistent, see the module docstring).
 
     Returns
     -------
     Estimate
         Terms: the design's columns, then ``rho_<channel>``. ``diagnostics`` holds ``sigma2_ml`` (uncorrected),
         ``rho_bounds``, ``lee_yu`` (bool: a case Lee & Yu treat exactly), ``fixed_effects_correction`` (what
-        was done), ``log_likelihood_transformed`` (the maximised time-demeaned likelihood, when used), ``notes``
-        and, for dynamic models, ``stability``. ``log_likelihood`` is always the direct-approach (dummy-variable)
-        log-likelihood at the estimates, comparable across models and with spatialreg / spreg.
+        was done), ``log_likelihood_transformed`` (the maximised time-demeaned likelihood, when used), ``notes``,
+        ``se`` (the kind of standard errors) and, for dynamic models, ``stability``. ``log_likelihood`` is always
+        the direct-approach (dummy-variable) log-likelihood at the estimates, comparable across models and with
+        spatialreg / spreg.
     """
     with single_thread_blas():
-        return _fit_sar_ml(design, estimator=estimator, lee_yu=lee_yu, dynamic=dynamic, information=information)
+        return _fit_sar_ml(design, estimator=estimator, lee_yu=lee_yu, dynamic=dynamic, information=information,
+                           se=se)
 
 
-def _fit_sar_ml(design: Design, *, estimator: str, lee_yu: bool, dynamic: bool, information: str) -> Estimate:
+def _fit_sar_ml(design: Design, *, estimator: str, lee_yu: bool, dynamic: bool, information: str,
+                se: str) -> Estimate:
     t0 = time.perf_counter()
+    if se not in SE_TYPES:
+        raise ValueError(CLUSTER_REFUSAL if se == "cluster" else
+                         f"se must be one of {', '.join(SE_TYPES)}, not {se!r}")
     if not design.channels:
         raise EstimationError(f"model {design.model_id!r}: {estimator} needs at least one weights channel")
     parts = _parts(design)
@@ -678,6 +830,10 @@ def _fit_sar_ml(design: Design, *, estimator: str, lee_yu: bool, dynamic: bool, 
         cov_full = np.linalg.inv(info)
     except np.linalg.LinAlgError as err:
         raise EstimationError(f"model {design.model_id!r}: singular information matrix") from err
+    se_note = None
+    if se == "robust":
+        cov_full, se_note = robust_covariance(design, parts, rho, mu, resid,
+                                              sigma2 if information == "expected" else sigma2_ml, info)
     k = len(beta)
     terms = list(design.names) + [f"rho_{c}" for c in design.channels]
     diagnostics: dict[str, object] = {
@@ -685,7 +841,8 @@ def _fit_sar_ml(design: Design, *, estimator: str, lee_yu: bool, dynamic: bool, 
         "rho_bounds": {c: list(b) for c, b in zip(design.channels, bounds, strict=True)},
         "lee_yu": corr.lee_yu,
         "fixed_effects_correction": corr.note,
-        "notes": [corr.note],
+        "notes": [corr.note] + ([se_note] if se_note else []),
+        "se": se,
         "seconds_estimation": time.perf_counter() - t0,
     }
     if corr.time_transform:

@@ -27,9 +27,10 @@ EFFECT_LABELS = {"none": "none", "unit": "state", "time": "year", "twoway": "sta
 ESTIMATOR_NAMES = {"ols": "OLS", "slx": "SLX, OLS", "sar_ml": "SAR, ML", "sdm_ml": "SDM, ML", "sem_ml": "SEM, ML",
                    "sar_gmm": "SAR, S2SLS", "sac": "SAC, GMM", "sac_ml": "SAC, ML", "sar_tobit": "SAR Tobit, Bayes",
                    "sar_probit": "SAR probit, Bayes", "sar_conv": "SAR convex W, Bayes"}
-# estimator key -> what its standard errors are, when they are not the classic (information-matrix / OLS) ones
+# estimator key (or fit.json's se) -> what its standard errors are, when not the classic (information-matrix / OLS)
 SE_KINDS = {"sar_gmm": "heteroskedasticity-robust (White) standard errors",
-            "sac": "heteroskedasticity-robust GMM standard errors"}
+            "sac": "heteroskedasticity-robust GMM standard errors",
+            "robust": "heteroskedasticity-robust (QML sandwich) standard errors"}  # sar_ml / sdm_ml with se: robust
 LATEX_PACKAGES = r"\usepackage{booktabs,threeparttable,adjustbox}"
 
 # ----------------------------------------------------------------------------------------------- inputs
@@ -201,7 +202,8 @@ def regression_note(models: Mapping[str, tuple[dict, pd.DataFrame]], order: Sequ
     """The table's notes: standard errors (and which columns have robust ones), stars, symbols used."""
     kinds: dict[str, list[str]] = {}
     for k, model_id in enumerate(order, start=1):
-        kind = SE_KINDS.get(models[model_id][0]["estimator"])
+        fit = models[model_id][0]
+        kind = SE_KINDS.get("robust" if fit.get("se") == "robust" else fit["estimator"])
         if kind:
             kinds.setdefault(kind, []).append(f"({k})")
     parts = ["Standard errors in parentheses" + "".join(
