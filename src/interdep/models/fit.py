@@ -39,6 +39,7 @@ import pandas as pd
 
 from interdep.errors import EstimationError, InputError
 from interdep.models import cross_section as cs
+from interdep.models.bayes.censored import UNIT_EFFECTS
 from interdep.models.bayes.conv import fit_sar_conv
 from interdep.models.bayes.fit import BAYES_ESTIMATORS, fit_bayes, identified_sample
 from interdep.models.design import EFFECTS, Design, build_design
@@ -130,6 +131,9 @@ def spec_schema() -> dict[str, Any]:
             "se": {"enum": [*SE_TYPES, "cluster"], "default": "classical",
                    "description": "sar_ml / sdm_ml: classical or heteroskedasticity-robust (QML sandwich) standard "
                                   "errors; cluster is refused with the reason"},
+            "unit_effects": {"enum": list(UNIT_EFFECTS), "default": "fixed",
+                             "description": "sar_tobit / sar_probit: flat-prior unit dummies (fixed) or Mundlak "
+                                            "correlated random unit effects"},
         },
     }
 
