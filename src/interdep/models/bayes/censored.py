@@ -12,7 +12,7 @@ One sweep of the sampler (a blocked Gibbs sampler, every block exact):
    ``z_i | z_-i ~ N(z_i - (A'e)_i / (A'A)_ii, sigma2 / (A'A)_ii)`` with ``e = A z - X beta - D alpha``. Rows
    that are not neighbours in the graph of ``A'A`` (neither linked in ``W`` nor sharing a neighbour) are
    conditionally independent: a greedy colouring of that graph (computed once) splits the latent rows into a few
-   dozen independent sets, each drawn in one vectorised step (no loop over rows);
+   dozen independent sets; the sweep draws row by row in compiled code (numba), set after set;
 2. ``rho`` given ``z`` with ``beta``, the effects (flat priors) and, for Tobit, ``sigma2`` integrated out, on a
    grid of 2,001 points over the admissible interval (griddy Gibbs; the log-determinants are exact, from the
    per-year eigenvalues of the ML engine);
@@ -37,8 +37,10 @@ year and grid point); not built.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -51,7 +53,7 @@ from interdep.models.bayes.core import (
     LogDetGrid,
     griddy_draw,
     run_chains,
-    truncated_normal,
+    truncated_normal_draw,
 )
 from interdep.models.design import Design
 from interdep.models.panel_ml import _spectra, matrix_key
@@ -77,7 +79,13 @@ def _colour(graph: sp.csr_array, rows: np.ndarray) -> np.ndarray:
 
 
 class LatentSweep:
-    """Vectorised single-site Gibbs sweep over the latent rows, by independent sets of the precision graph.
+    """Single-site Gibbs sweep over the latent rows, compiled (numba), in the order of independent sets of the
+    precision graph.
+
+    Each row is drawn from its exact truncated-normal conditional given all other rows, and the residual
+    ``e = A z - mean`` is updated after each row. Rows in one independent set (a greedy colouring of the graph
+    of ``A'A``, computed once) are conditionally independent, so drawing them one after another equals drawing
+    the set jointly: the sweep is the blocked Gibbs step "set by set", done row by row in compiled code.
 
     Parameters
     ----------
@@ -94,37 +102,36 @@ class LatentSweep:
         pattern = sp.csr_array((abs(W) + abs(W.T) + abs(W.T @ W)) != 0)
         pattern.setdiag(False)
         pattern.eliminate_zeros()
-        colours = _colour(pattern, np.asarray(rows))
+        rows = np.asarray(rows, dtype=np.int64)
+        colours = _colour(pattern, rows)
+        self.n_sets = int(colours.max()) + 1 if len(colours) else 0
+        order = np.argsort(colours, kind="stable")
+        self.rows, self.side = rows[order], np.asarray(side, dtype=np.int64)[order]
         self.colsq = np.asarray((W.multiply(W)).sum(axis=0)).ravel()
-        coo = sp.coo_array(W)
-        by_col = np.argsort(coo.col, kind="stable")
-        w_row, w_col, w_val = coo.row[by_col], coo.col[by_col], coo.data[by_col]
-        self.sets = []
-        rows = np.asarray(rows)
-        for c in range(int(colours.max()) + 1 if len(colours) else 0):
-            S = rows[colours == c]
-            # the links W[k, i] of the set's columns i, as local indices (bincount-based products below)
-            local = np.full(W.shape[0], -1)
-            local[S] = np.arange(len(S))
-            take = local[w_col] >= 0
-            k, i, v = w_row[take], local[w_col[take]], w_val[take]
-            touched, k_local = np.unique(k, return_inverse=True)
-            self.sets.append((S, np.asarray(side)[colours == c], k, i, v, touched, k_local))
-
-    @property
-    def n_sets(self) -> int:
-        return len(self.sets)
+        csc = sp.csc_array(W)  # column i: the links W[k, i] through which z_i enters other rows
+        csc.sort_indices()
+        self._csc = (csc.indptr.astype(np.int64), csc.indices.astype(np.int64), csc.data)
 
     def sweep(self, z: np.ndarray, e: np.ndarray, rho: float, sigma2: float, rng: np.random.Generator) -> None:
-        """Update ``z`` and ``e = A z - mean`` in place, one independent set at a time."""
-        for S, side, k, i, v, touched, k_local in self.sets:
-            d = 1.0 + rho * rho * self.colsq[S]
-            wte = np.bincount(i, weights=v * e[k], minlength=len(S))  # (W[:, S])' e
-            new = truncated_normal(z[S] - (e[S] - rho * wte) / d, np.sqrt(sigma2 / d), side, rng)
-            delta = new - z[S]
-            z[S] = new
-            e[S] += delta
-            e[touched] -= rho * np.bincount(k_local, weights=v * delta[i], minlength=len(touched))
+        """Update ``z`` and ``e = A z - mean`` in place."""
+        _sweep(z, e, float(rho), float(sigma2), self.rows, self.side, self.colsq, *self._csc, rng)
+
+
+@numba.njit(cache=True)
+def _sweep(z, e, rho, sigma2, rows, side, colsq, indptr, indices, data, rng):  # pragma: no cover - compiled
+    """``z_i | z_-i ~ N(z_i - (A'e)_i / (A'A)_ii, sigma2 / (A'A)_ii)`` truncated, row by row."""
+    for j in range(rows.size):
+        i = rows[j]
+        d = 1.0 + rho * rho * colsq[i]
+        wte = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            wte += data[p] * e[indices[p]]
+        new = truncated_normal_draw(z[i] - (e[i] - rho * wte) / d, math.sqrt(sigma2 / d), side[j], rng)
+        delta = new - z[i]
+        z[i] = new
+        e[i] += delta
+        for p in range(indptr[i], indptr[i + 1]):
+            e[indices[p]] -= rho * data[p] * delta
 
 
 def identified_units(y: np.ndarray, units: np.ndarray, kind: str) -> np.ndarray:
@@ -165,6 +172,7 @@ class CensoredSAR:
         self.W = design.stacked(self.channel)
         self.lin = LinearGibbs(design.X, design.names, design.projector, design.model_id)
         self.grid = LogDetGrid.from_design(design, self.channel, prior)
+        self._grid_sq, self._grid_base = self.grid.grid ** 2, self.grid.logdet + self.grid.log_prior
         if kind == "tobit":
             if (self.y < 0).any():
                 raise InputError(f"model {design.model_id!r}: sar_tobit needs an outcome censored at 0 "
@@ -201,14 +209,17 @@ class CensoredSAR:
         wz = self.W @ s.z
         r = self.lin.residual(np.column_stack([s.z, wz]))
         e0, ed = r[:, 0], r[:, 1]
-        g = self.grid.grid
-        ssr = float(e0 @ e0) - 2 * g * float(e0 @ ed) + g * g * float(ed @ ed)
-        if self.kind == "tobit":
+        g, g2, base = self.grid.grid, self._grid_sq, self._grid_base
+        if self.kind == "tobit":  # -shape log(rate + SSR(rho) / 2)
             shape = self.prior["sigma2_shape"] + 0.5 * self.lin.df
-            loglik = -shape * np.log(self.prior["sigma2_rate"] + 0.5 * ssr)
-        else:
-            loglik = -0.5 * ssr
-        s.rho = griddy_draw(g, self.grid.logdet + self.grid.log_prior + loglik, rng)
+            half_ssr = (0.5 * float(e0 @ e0) + self.prior["sigma2_rate"]) - float(e0 @ ed) * g + (0.5 * float(ed @ ed)) * g2
+            loglik = np.log(half_ssr)
+            loglik *= -shape
+        else:  # -SSR(rho) / 2
+            loglik = float(e0 @ ed) * g - (0.5 * float(ed @ ed)) * g2
+            loglik -= 0.5 * float(e0 @ e0)
+        loglik += base
+        s.rho = griddy_draw(g, loglik, rng)
         v = s.z - s.rho * wz
         s.beta, s.sigma2, s.mean = self.lin.draw(v, rng, self.prior,
                                                  sigma2=None if self.kind == "tobit" else 1.0)
