@@ -51,12 +51,13 @@ from interdep.models.bayes.core import (
     Chains,
     LinearGibbs,
     LogDetGrid,
+    compiled_seed,
     griddy_draw,
     run_chains,
     truncated_normal_draw,
 )
 from interdep.models.design import Design
-from interdep.models.panel_ml import _spectra, matrix_key
+from interdep.models.panel_ml import _spectra, matrix_key, single_thread_blas
 
 __all__ = ["CensoredSAR", "LatentSweep", "identified_units", "impacts_frame", "observed_factors"]
 
@@ -114,19 +115,20 @@ class LatentSweep:
 
     def sweep(self, z: np.ndarray, e: np.ndarray, rho: float, sigma2: float, rng: np.random.Generator) -> None:
         """Update ``z`` and ``e = A z - mean`` in place."""
-        _sweep(z, e, float(rho), float(sigma2), self.rows, self.side, self.colsq, *self._csc, rng)
+        _sweep(z, e, float(rho), float(sigma2), self.rows, self.side, self.colsq, *self._csc, compiled_seed(rng))
 
 
 @numba.njit(cache=True)
-def _sweep(z, e, rho, sigma2, rows, side, colsq, indptr, indices, data, rng):  # pragma: no cover - compiled
+def _sweep(z, e, rho, sigma2, rows, side, colsq, indptr, indices, data, seed):  # pragma: no cover - compiled
     """``z_i | z_-i ~ N(z_i - (A'e)_i / (A'A)_ii, sigma2 / (A'A)_ii)`` truncated, row by row."""
+    np.random.seed(seed)
     for j in range(rows.size):
         i = rows[j]
         d = 1.0 + rho * rho * colsq[i]
         wte = 0.0
         for p in range(indptr[i], indptr[i + 1]):
             wte += data[p] * e[indices[p]]
-        new = truncated_normal_draw(z[i] - (e[i] - rho * wte) / d, math.sqrt(sigma2 / d), side[j], rng)
+        new = truncated_normal_draw(z[i] - (e[i] - rho * wte) / d, math.sqrt(sigma2 / d), side[j])
         delta = new - z[i]
         z[i] = new
         e[i] += delta
@@ -171,6 +173,8 @@ class CensoredSAR:
         self.y = design.y
         self.W = design.stacked(self.channel)
         self.lin = LinearGibbs(design.X, design.names, design.projector, design.model_id)
+        with single_thread_blas():  # one decomposition per distinct year, with the vectors the impacts need
+            _spectra(design, self.channel, vectors=True)
         self.grid = LogDetGrid.from_design(design, self.channel, prior)
         self._grid_sq, self._grid_base = self.grid.grid ** 2, self.grid.logdet + self.grid.log_prior
         if kind == "tobit":
@@ -212,8 +216,8 @@ class CensoredSAR:
         g, g2, base = self.grid.grid, self._grid_sq, self._grid_base
         if self.kind == "tobit":  # -shape log(rate + SSR(rho) / 2)
             shape = self.prior["sigma2_shape"] + 0.5 * self.lin.df
-            half_ssr = (0.5 * float(e0 @ e0) + self.prior["sigma2_rate"]) - float(e0 @ ed) * g + (0.5 * float(ed @ ed)) * g2
-            loglik = np.log(half_ssr)
+            rate = 0.5 * float(e0 @ e0) + self.prior["sigma2_rate"]
+            loglik = np.log(rate - float(e0 @ ed) * g + (0.5 * float(ed @ ed)) * g2)
             loglik *= -shape
         else:  # -SSR(rho) / 2
             loglik = float(e0 @ ed) * g - (0.5 * float(ed @ ed)) * g2
