@@ -60,7 +60,7 @@ ESTIMATORS = ("ols", "slx", "sar_ml", "sdm_ml", "sem_ml", "sar_gmm", "sac", "sac
 SPEC_KEYS = (
     "id", "estimator", "weights", "outcome", "regressors", "years", "effects",
     "dynamic", "wx_regressors", "lee_yu", "impact_draws", "w_lags", "description", "label", "complete_cases",
-    "mcmc", "priors", "w_missing",
+    "mcmc", "priors", "w_missing", "missing",
 )
 log = logging.getLogger(__name__)
 _CROSS_SECTION = {"sem_ml": cs.fit_sem_ml, "sar_gmm": cs.fit_sar_gmm, "sac": cs.fit_sac_gmm,
@@ -124,6 +124,9 @@ def spec_schema() -> dict[str, Any]:
                        "properties": {k: {"type": "number", "minimum": 0}
                                       for k in ("sigma2_shape", "sigma2_rate", "rho_a", "rho_b")}},
             "w_missing": {"enum": ["restandardise", "keep"], "default": "restandardise"},
+            "missing": {"enum": ["listwise", "impute"], "default": "listwise",
+                        "description": "rows with a missing outcome: dropped, or kept with the outcome imputed in "
+                                       "every sweep (sar_tobit / sar_probit)"},
         },
     }
 
@@ -149,6 +152,11 @@ def _check_spec(spec: Mapping[str, Any]) -> str:
     if est == "sar_conv" and len(spec.get("weights", [])) < 2:
         raise InputError(f"model {mid!r}: estimator 'sar_conv' needs two or more weights channels",
                          value=spec.get("weights"))
+    if spec.get("missing", "listwise") not in ("listwise", "impute"):
+        raise InputError(f"model {mid!r}: unknown missing {spec.get('missing')!r}; expected listwise or impute",
+                         value=spec.get("missing"))
+    if spec.get("missing") == "impute" and est not in BAYES_ESTIMATORS:
+        raise InputError(f"model {mid!r}: 'missing: impute' applies to sar_tobit / sar_probit only", value=est)
     if est not in (*BAYES_ESTIMATORS, "sar_conv") and (spec.get("mcmc") or spec.get("priors")):
         raise InputError(f"model {mid!r}: 'mcmc' and 'priors' apply to sar_tobit / sar_probit only", value=est)
     if est in _CROSS_SECTION:
@@ -292,14 +300,15 @@ def fit_model(
     """
     t0 = time.perf_counter()
     est_name = _check_spec(spec)
+    impute = spec.get("missing") == "impute"
     design = build_design(spec, panel, graphs, spatial_x=est_name in ("slx", "sdm_ml"),
-                          dynamic=bool(spec.get("dynamic", False)))
+                          dynamic=bool(spec.get("dynamic", False)), impute_outcome=impute)
     draws = None
     if est_name in BAYES_ESTIMATORS:
         keep, note = identified_sample(est_name, design)
         if note:
             kept = design.sample.loc[keep, ["ccode", "year"]]
-            design = build_design(spec, panel.merge(kept, on=["ccode", "year"]), graphs)
+            design = build_design(spec, panel.merge(kept, on=["ccode", "year"]), graphs, impute_outcome=impute)
             design.notes.insert(0, note)
         bayes = fit_bayes(est_name, spec, design)
         estimate, impacts, draws = bayes.estimate, bayes.impacts, bayes.chains.frame()

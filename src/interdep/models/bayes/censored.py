@@ -138,8 +138,9 @@ def _sweep(z, e, rho, sigma2, rows, side, colsq, indptr, indices, data, seed):  
 
 def identified_units(y: np.ndarray, units: np.ndarray, kind: str) -> np.ndarray:
     """Mask of rows whose unit has an identified unit effect: not censored in every year (Tobit), not the same
-    outcome in every year (probit)."""
-    frame = pd.DataFrame({"u": units, "pos": y > 0})
+    outcome in every year (probit), judged on the observed rows (a missing ``y`` is NaN; a unit never observed
+    has no identified effect either)."""
+    frame = pd.DataFrame({"u": units, "pos": np.where(np.isnan(y), np.nan, y > 0)})
     share = frame.groupby("u")["pos"].transform("mean").to_numpy()
     return share > 0 if kind == "tobit" else (share > 0) & (share < 1)
 
@@ -177,18 +178,21 @@ class CensoredSAR:
             _spectra(design, self.channel, vectors=True)
         self.grid = LogDetGrid.from_design(design, self.channel, prior)
         self._grid_sq, self._grid_base = self.grid.grid ** 2, self.grid.logdet + self.grid.log_prior
+        observed = ~np.isnan(self.y)  # missing outcomes (missing: impute) are latent, drawn untruncated
+        y_obs = self.y[observed]
         if kind == "tobit":
-            if (self.y < 0).any():
+            if (y_obs < 0).any():
                 raise InputError(f"model {design.model_id!r}: sar_tobit needs an outcome censored at 0 "
-                                 f"(no negative values); minimum {float(self.y.min())}")
-            rows = np.flatnonzero(self.y <= 0)
-            side = -np.ones(len(rows), dtype=int)
+                                 f"(no negative values); minimum {float(y_obs.min())}")
+            censored = observed & (np.nan_to_num(self.y) <= 0)
         else:
-            if not np.isin(self.y, (0.0, 1.0)).all():
+            if not np.isin(y_obs, (0.0, 1.0)).all():
                 raise InputError(f"model {design.model_id!r}: sar_probit needs a 0/1 outcome",
-                                 value=sorted(set(np.unique(self.y).tolist()) - {0.0, 1.0})[:5])
-            rows = np.arange(len(self.y))
-            side = np.where(self.y > 0, 1, -1)
+                                 value=sorted(set(np.unique(y_obs).tolist()) - {0.0, 1.0})[:5])
+            censored = observed
+        rows = np.flatnonzero(censored | ~observed)
+        side = np.where(~observed[rows], 0, np.where(self.y[rows] > 0, 1, -1))
+        self.n_imputed = int((~observed).sum())
         self.latent = LatentSweep(self.W, rows, side)
         self.latent_rows, self.latent_side = rows, side
         self.names = list(design.names) + [f"rho_{self.channel}"] + (["sigma2"] if kind == "tobit" else [])
@@ -201,7 +205,7 @@ class CensoredSAR:
         starts = np.linspace(-0.5, 0.8, chains) if chains > 1 else np.array([0.0])
         rho = float(np.clip(starts[chain], lo + 0.05 * (hi - lo), hi - 0.05 * (hi - lo)))
         z = self.y.astype(float).copy()
-        scale = float(np.std(self.y)) or 1.0
+        scale = float(np.nanstd(self.y)) or 1.0
         draw = rng.uniform(0.05, 1.0, size=len(self.latent_rows)) * scale
         z[self.latent_rows] = np.where(self.latent_side > 0, draw, -draw)
         v = z - rho * (self.W @ z)

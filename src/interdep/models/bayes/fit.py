@@ -48,7 +48,7 @@ def identified_sample(est_name: str, design: Design) -> tuple[np.ndarray, str | 
     """
     kind = BAYES_ESTIMATORS[est_name]
     keep = np.ones(design.n_obs, dtype=bool)
-    what = "censored at 0 in every" if kind == "tobit" else "the same outcome in every"
+    what = "censored at 0 (or missing) in every" if kind == "tobit" else "the same outcome (or missing) in every"
     notes = []
     for label, column, effects in (("unit", "ccode", ("unit", "twoway")), ("year", "year", ("time", "twoway"))):
         if design.effects not in effects:
@@ -79,6 +79,7 @@ def fit_bayes(est_name: str, spec: Mapping[str, Any], design: Design) -> BayesFi
     block.update({
         "latent_sets": model.latent.n_sets,
         "latent_rows": len(model.latent_rows),
+        "imputed_rows": model.n_imputed,
         "priors": {
             "beta": "flat", "effects": "flat (unit and/or year dummies drawn with beta)",
             "sigma2": ("fixed at 1 (probit scale normalisation)" if kind == "probit" else
