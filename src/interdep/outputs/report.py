@@ -87,7 +87,7 @@ TABLES = {
     "weights": ("Weight graphs per channel: size, links, islands, components, admissible rho.",
                 "weights, tables", "scripts/build_weights.py, scripts/make_tables.py", "channels"),
     "coverage": ("Years each variable and channel covers, and the years each model can use (tables/coverage.csv).",
-                 "coverage", "scripts/coverage.py", "panel, channels (carry_forward), models (years)"),
+                 "coverage", "scripts/coverage_table.py", "panel, channels (carry_forward), models (years)"),
     "sources_comparison": ("Two contribution sources over the years both cover: world totals, ratio, the states "
                            "differing most.", "panel", "scripts/build_panel.py", "panel.combine"),
     "truth": ("Demo only: estimates beside the true values, and whether the 95% interval covers them.",
