@@ -37,10 +37,8 @@ year and grid point); not built.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -53,8 +51,8 @@ from interdep.models.bayes.core import (
     LogDetGrid,
     compiled_seed,
     griddy_draw,
+    latent_gibbs_sweep,
     run_chains,
-    truncated_normal_draw,
 )
 from interdep.models.design import Design
 from interdep.models.panel_ml import _spectra, matrix_key, single_thread_blas
@@ -115,25 +113,8 @@ class LatentSweep:
 
     def sweep(self, z: np.ndarray, e: np.ndarray, rho: float, sigma2: float, rng: np.random.Generator) -> None:
         """Update ``z`` and ``e = A z - mean`` in place."""
-        _sweep(z, e, float(rho), float(sigma2), self.rows, self.side, self.colsq, *self._csc, compiled_seed(rng))
-
-
-@numba.njit(cache=True)
-def _sweep(z, e, rho, sigma2, rows, side, colsq, indptr, indices, data, seed):  # pragma: no cover - compiled
-    """``z_i | z_-i ~ N(z_i - (A'e)_i / (A'A)_ii, sigma2 / (A'A)_ii)`` truncated, row by row."""
-    np.random.seed(seed)
-    for j in range(rows.size):
-        i = rows[j]
-        d = 1.0 + rho * rho * colsq[i]
-        wte = 0.0
-        for p in range(indptr[i], indptr[i + 1]):
-            wte += data[p] * e[indices[p]]
-        new = truncated_normal_draw(z[i] - (e[i] - rho * wte) / d, math.sqrt(sigma2 / d), side[j])
-        delta = new - z[i]
-        z[i] = new
-        e[i] += delta
-        for p in range(indptr[i], indptr[i + 1]):
-            e[indices[p]] -= rho * data[p] * delta
+        latent_gibbs_sweep(z, e, float(rho), float(sigma2), self.rows, self.side, self.colsq, *self._csc,
+                           compiled_seed(rng))
 
 
 def identified_units(y: np.ndarray, units: np.ndarray, kind: str) -> np.ndarray:

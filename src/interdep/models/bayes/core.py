@@ -53,8 +53,8 @@ from interdep.models.result import COEFFICIENT_COLUMNS, Estimate
 __all__ = [
     "MCMC_DEFAULTS", "PRIOR_DEFAULTS", "Chains", "LinearGibbs", "LogDetGrid", "PosteriorEstimate", "Sampler",
     "adjusted_log_jacobian", "compiled_seed", "convergence", "diagnostics", "effects_jacobian_weights", "griddy_draw",
-    "mcmc_settings", "posterior_estimate", "prior_settings", "run_chains", "truncated_normal", "truncated_normal_draw",
-    "write_draws",
+    "latent_gibbs_sweep", "mcmc_settings", "posterior_estimate", "prior_settings", "run_chains", "truncated_normal",
+    "truncated_normal_draw", "write_draws",
 ]
 
 MCMC_DEFAULTS = {"draws": 5000, "burn_in": 1000, "chains": 2, "thin": 1, "seed": 20260101}
@@ -354,6 +354,28 @@ def _truncated_normals(mean: np.ndarray, sd: np.ndarray, side: np.ndarray, seed:
     np.random.seed(seed)
     for j in range(out.size):
         out[j] = truncated_normal_draw(mean[j], sd[j], side[j])
+
+
+@numba.njit(cache=True)
+def latent_gibbs_sweep(z, e, rho, sigma2, rows, side, colsq, indptr, indices, data, seed):  # pragma: no cover
+    """One single-site Gibbs sweep of the latent ``rows`` of ``A(rho) z = mean + e`` (compiled; the caller is
+    :class:`interdep.models.bayes.censored.LatentSweep`): ``z_i | z_-i ~ N(z_i - (A'e)_i / (A'A)_ii,
+    sigma2 / (A'A)_ii)`` truncated by ``side``, row by row, keeping ``e = A z - mean`` in step. ``indptr,
+    indices, data``: ``W`` in CSC form; ``colsq``: its column sums of squares. Next to the truncated normal it
+    calls, so that numba's cache of both is invalidated together."""
+    np.random.seed(seed)
+    for j in range(rows.size):
+        i = rows[j]
+        d = 1.0 + rho * rho * colsq[i]
+        wte = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            wte += data[p] * e[indices[p]]
+        new = truncated_normal_draw(z[i] - (e[i] - rho * wte) / d, math.sqrt(sigma2 / d), side[j])
+        delta = new - z[i]
+        z[i] = new
+        e[i] += delta
+        for p in range(indptr[i], indptr[i + 1]):
+            e[indices[p]] -= rho * data[p] * delta
 
 
 def truncated_normal(mean: np.ndarray, sd: np.ndarray, side: np.ndarray, rng: np.random.Generator) -> np.ndarray:
