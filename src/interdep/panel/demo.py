@@ -20,7 +20,7 @@ What is simulated (and said so everywhere the demo is shown):
   share of zeros real contributions have. The demo models ``log_contrib``, the latent index, so the estimators'
   target is known exactly; in the real panel ``log_contrib`` is ``log1p(contrib_total)``. ``log_contrib_censored``
   = ``max(log_contrib, 0)`` (= ``log1p`` of the count before rounding) is the index as a Tobit model observes it,
-  censored at 0, with the same true parameters (``sar_tobit``).
+  censored at 0, whose two-channel Tobit model has the same true parameters (``sar_tobit`` takes one channel).
 
 ``python -m interdep.panel.demo data/demo`` regenerates every file byte for byte.
 """
@@ -244,7 +244,7 @@ def build_demo(out_dir: str | Path, seed: int = SEED) -> dict[str, Path]:
     truth.update(
         seed=seed, years=[YEARS[0], YEARS[-1]], n_states=len(states),
         share_zero=round(float((panel["contrib_total"] == 0).mean()), 4),
-        # sar_tobit's outcome: the same latent process observed as max(y, 0); its truth is the parameters above
+        # a Tobit's outcome: the same process observed as max(y, 0); with both channels its truth is the above
         tobit_outcome="log_contrib_censored", share_censored=round(float((panel["log_contrib"] <= 0).mean()), 4),
         effects="twoway", outcome="log_contrib", regressors=["log_gdppc", "log_pop", "polity2"],
     )
