@@ -25,11 +25,13 @@ def test_linear_and_tobit_on_the_same_censored_outcome_are_compared(tmp_path):
     fits = [_fit("tobit", "sar_tobit", "y_cens"), _fit("linear", "sar_ml", "y_cens"),
             _fit("latent", "sar_ml", "y"), _fit("linear_unit", "sar_ml", "y_cens", effects="unit")]
     text = headline_censoring(_report(tmp_path, "demo", fits))
-    assert text.count("<li>") == 1  # the unit-effects model is not the same model
+    assert text.count("off by") == 1  # the unit-effects model is not the same model
+    assert text.count("<tr>") == 1 + 1  # header and the one common term
     assert "0.220 [0.180, 0.260]" in text and "0.310 [0.250, 0.370]" in text and "off by -0.090" in text
     assert "uncensored index y (latent), which the Tobit should reproduce, gives 0.300 [0.260, 0.340]" in text
     real = headline_censoring(_report(tmp_path, "ipi", fits))
-    assert "off by -0.090" in real and "uncensored" not in real  # no known latent index outside the demo
+    assert "off by -0.090" in real  # no known latent index outside the demo:
+    assert "uncensored index" not in real and "linear, uncensored" not in real
 
 
 def test_nothing_to_say_without_a_tobit_or_its_linear_twin(tmp_path):
