@@ -84,3 +84,15 @@ def test_impute_is_refused_outside_the_bayesian_estimators():
         fit_model(spec, panel, graphs)
     with pytest.raises(InputError, match="unknown missing 'mean'"):
         fit_model(_spec("sar_tobit", "y_tobit", missing="mean"), panel, graphs)
+
+
+def test_a_unit_never_observed_has_no_identified_effect_and_is_removed():
+    panel, graphs, _ = _data()
+    ghost = panel["ccode"].unique()[0]
+    panel.loc[panel["ccode"] == ghost, "y_tobit_gap"] = np.nan
+    spec = _spec("sar_tobit", "y_tobit_gap", mcmc={"draws": 50, "burn_in": 10, "chains": 2}, missing="impute",
+                 effects="twoway")
+    res = fit_model(spec, panel, graphs)
+    assert ghost not in set(res.sample["ccode"])
+    assert any("censored at 0 or missing in every year removed" in n and str(int(ghost)) in n
+               for n in res.fit["notes"])

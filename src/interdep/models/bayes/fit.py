@@ -48,7 +48,8 @@ def identified_sample(est_name: str, design: Design) -> tuple[np.ndarray, str | 
     """
     kind = BAYES_ESTIMATORS[est_name]
     keep = np.ones(design.n_obs, dtype=bool)
-    what = "censored at 0 (or missing) in every" if kind == "tobit" else "the same outcome (or missing) in every"
+    gaps = " or missing" if np.isnan(design.y).any() else ""  # missing: impute
+    what = f"censored at 0{gaps} in every" if kind == "tobit" else f"the same outcome{gaps} in every"
     notes = []
     for label, column, effects in (("unit", "ccode", ("unit", "twoway")), ("year", "year", ("time", "twoway"))):
         if design.effects not in effects:
