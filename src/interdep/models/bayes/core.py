@@ -348,7 +348,8 @@ def compiled_seed(rng: np.random.Generator) -> int:
     """A seed for numba's generator drawn from ``rng`` (so a fixed seed still gives identical draws).
 
     numba seeds its Mersenne Twister with 32 bits only: in a chain of 10^4 sweeps two sweeps share a seed with
-    probability ~1%, which reuses a stream of uniforms for a different state (harmless for the chain's law)."""
+    probability ~1%, reusing one stream of uniforms for a later, different state: a negligible departure from
+    independent random inputs, not an error of the conditional distributions."""
     return int(rng.integers(0, 2**32))
 
 
