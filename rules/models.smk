@@ -57,4 +57,4 @@ rule coverage:
     conda:
         "../envs/interdep.yaml"
     script:
-        "../scripts/coverage.py"
+        "../scripts/coverage_table.py"

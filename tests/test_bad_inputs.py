@@ -297,7 +297,7 @@ CASES = [
          _real_channel({"name": "igo", "type": "igo"}, "cow_igo/cow_igo_ndy_peacesciencer.csv.gz", cut=0.5),
          ("cannot parse table", "Compressed file ended", "cow_igo_ndy_peacesciencer.csv.gz"), real=True),
     Case("truncated demo panel", _demo_panel(lambda ls: ls[:100] + [ls[99][:30]]),
-         ("ends inside a row", "7 of 12 fields", "panel.csv", "row: 101"), real=False),
+         ("ends inside a row", "7 of 13 fields", "panel.csv", "row: 101"), real=False),
     Case("missing source file", _verify("cow_states/states2016.csv", None, presence_only=True),
          ("1 source file(s) missing", "cow_states: expected", "states2016.csv", "get it from http", "sources.csv"),
          real=True),

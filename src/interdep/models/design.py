@@ -304,6 +304,7 @@ def build_design(
     *,
     spatial_x: bool = False,
     dynamic: bool = False,
+    impute_outcome: bool = False,
 ) -> Design:
     """Select, clean and stack the data of one model.
 
@@ -325,6 +326,10 @@ def build_design(
     dynamic : bool
         Add ``<outcome>_lag1`` and ``W_<channel>_<outcome>_lag1`` (previous year's values; rows without them
         are dropped).
+    impute_outcome : bool
+        Keep the rows whose outcome alone is missing (``y`` is NaN there), so that every year's W keeps the
+        states the source has; the estimator imputes them (``missing: impute`` of ``sar_tobit`` / ``sar_probit``).
+        Rows with a missing regressor are still dropped.
 
     Returns
     -------
@@ -382,18 +387,21 @@ def build_design(
         extra = [c for c in lagged.columns if c not in ("ccode", "year")]
         data = data.merge(lagged, on=["ccode", "year"], how="left")
     n_before = len(data)
-    data = data.dropna(subset=[outcome, *regressors, *extra])
+    data = data.dropna(subset=[*([] if impute_outcome else [outcome]), *regressors, *extra])
     dropped = n_before - len(data)
     if dropped:
-        notes.append(
-            f"{dropped} of {n_before} rows dropped (missing outcome, regressor{' or lag' if dynamic else ''})"
-        )
-    if data.empty:
+        what = "regressor" if impute_outcome else "outcome, regressor"
+        notes.append(f"{dropped} of {n_before} rows dropped (missing {what}{' or lag' if dynamic else ''})")
+    if impute_outcome and data[outcome].isna().any():
+        notes.append(f"{int(data[outcome].isna().sum())} of {len(data)} rows with a missing outcome kept and "
+                     "their outcome imputed (missing: impute)")
+    if data.empty or data[outcome].isna().all():
         raise InputError(f"model {mid!r}: no rows left in years {y0}-{y1} after dropping missing values")
     data = data.sort_values(["year", "ccode"], kind="mergesort").reset_index(drop=True)
     y = data[outcome].to_numpy(dtype=float)
-    if np.ptp(y) == 0:
-        raise InputError(f"model {mid!r}: outcome {outcome!r} is constant over the sample", value=float(y[0]))
+    if np.nanmax(y) == np.nanmin(y):
+        raise InputError(f"model {mid!r}: outcome {outcome!r} is constant over the sample",
+                         value=float(np.nanmax(y)))
 
     years = np.unique(data["year"].to_numpy())
     starts = np.searchsorted(data["year"].to_numpy(), years, side="left")

@@ -64,7 +64,7 @@ ESTIMATORS = ("ols", "slx", "sar_ml", "sdm_ml", "sem_ml", "sar_gmm", "sac", "sac
 SPEC_KEYS = (
     "id", "estimator", "weights", "outcome", "regressors", "years", "effects",
     "dynamic", "wx_regressors", "lee_yu", "impact_draws", "w_lags", "description", "label", "complete_cases",
-    "mcmc", "priors", "w_missing", "unit_effects", "se",
+    "mcmc", "priors", "w_missing", "unit_effects", "se", "missing",
 )
 log = logging.getLogger(__name__)
 _CROSS_SECTION = {"sem_ml": cs.fit_sem_ml, "sar_gmm": cs.fit_sar_gmm, "sac": cs.fit_sac_gmm,
@@ -134,6 +134,9 @@ def spec_schema() -> dict[str, Any]:
             "unit_effects": {"enum": list(UNIT_EFFECTS), "default": "fixed",
                              "description": "sar_tobit / sar_probit: flat-prior unit dummies (fixed) or Mundlak "
                                             "correlated random unit effects"},
+            "missing": {"enum": ["listwise", "impute"], "default": "listwise",
+                        "description": "rows with a missing outcome: dropped, or kept with the outcome imputed in "
+                                       "every sweep (sar_tobit / sar_probit)"},
         },
     }
 
@@ -159,6 +162,11 @@ def _check_spec(spec: Mapping[str, Any]) -> str:
     if est == "sar_conv" and len(spec.get("weights", [])) < 2:
         raise InputError(f"model {mid!r}: estimator 'sar_conv' needs two or more weights channels",
                          value=spec.get("weights"))
+    if spec.get("missing", "listwise") not in ("listwise", "impute"):
+        raise InputError(f"model {mid!r}: unknown missing {spec.get('missing')!r}; expected listwise or impute",
+                         value=spec.get("missing"))
+    if spec.get("missing") == "impute" and est not in BAYES_ESTIMATORS:
+        raise InputError(f"model {mid!r}: 'missing: impute' applies to sar_tobit / sar_probit only", value=est)
     if est not in (*BAYES_ESTIMATORS, "sar_conv") and (spec.get("mcmc") or spec.get("priors")):
         raise InputError(f"model {mid!r}: 'mcmc' and 'priors' apply to sar_tobit / sar_probit only", value=est)
     if spec.get("unit_effects", "fixed") != "fixed" and est not in BAYES_ESTIMATORS:
@@ -350,14 +358,15 @@ def fit_model(
     """
     t0 = time.perf_counter()
     est_name = _check_spec(spec)
+    impute = spec.get("missing") == "impute"
     design = build_design(spec, panel, graphs, spatial_x=est_name in ("slx", "sdm_ml"),
-                          dynamic=bool(spec.get("dynamic", False)))
+                          dynamic=bool(spec.get("dynamic", False)), impute_outcome=impute)
     draws = None
     if est_name in BAYES_ESTIMATORS:
         keep, note = identified_sample(est_name, design, str(spec.get("unit_effects", "fixed")))
         if note:
             kept = design.sample.loc[keep, ["ccode", "year"]]
-            design = build_design(spec, panel.merge(kept, on=["ccode", "year"]), graphs)
+            design = build_design(spec, panel.merge(kept, on=["ccode", "year"]), graphs, impute_outcome=impute)
             design.notes.insert(0, note)
         bayes = fit_bayes(est_name, spec, design)
         estimate, impacts, draws = bayes.estimate, bayes.impacts, bayes.chains.frame()

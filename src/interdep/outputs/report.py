@@ -88,7 +88,7 @@ TABLES = {
     "weights": ("Weight graphs per channel: size, links, islands, components, admissible rho.",
                 "weights, tables", "scripts/build_weights.py, scripts/make_tables.py", "channels"),
     "coverage": ("Years each variable and channel covers, and the years each model can use (tables/coverage.csv).",
-                 "coverage", "scripts/coverage.py", "panel, channels (carry_forward), models (years)"),
+                 "coverage", "scripts/coverage_table.py", "panel, channels (carry_forward), models (years)"),
     "sources_comparison": ("Two contribution sources over the years both cover: world totals, ratio, the states "
                            "differing most.", "panel", "scripts/build_panel.py", "panel.combine"),
     "truth": ("Demo only: estimates beside the true values, and whether the 95% interval covers them.",
@@ -230,8 +230,63 @@ def headline_channel(report: Report) -> str:
             "(section Channel choice):</p>" + _plain_table(["model type", "channel(s)", "probability"], rows))
 
 
+def headline_censoring(report: Report) -> str:
+    """How far the linear SAR on a censored outcome is from the Tobit on it: for each ``sar_tobit`` model in the
+    tables, the ``sar_ml`` models on the same outcome, channel, effects and years, with their rho's (a sentence)
+    and every common coefficient (a table); on the demo also the ``sar_ml`` model on the uncensored index with the
+    same channel, effects and years (what the Tobit should reproduce, and the benchmark of both when no true rho
+    of truth.json applies, e.g. one channel of two)."""
+    coefs = [c for c in (_read(report, f"regression_{n}.csv") for n in report.table_names) if c is not None]
+    if not coefs:
+        return ""
+    est = pd.concat(coefs).drop_duplicates(["model_id", "term"]).set_index(["model_id", "term"])
+
+    def same(a: dict, b: dict) -> bool:
+        return all(a.get(k) == b.get(k) for k in ("weights", "effects", "years"))
+
+    def value(model_id: str, term: str) -> str:
+        r = est.loc[(model_id, term)]
+        return f"{r['estimate']:.3f} [{r['conf_low']:.3f}, {r['conf_high']:.3f}]"
+
+    parts = []
+    for tobit in (f for f in report.fits if f["estimator"] == "sar_tobit"):
+        terms = [t for m, t in est.index if m == tobit["model_id"]]
+        outcome = report.labels.get(tobit["outcome"], tobit["outcome"])
+        for lin in (f for f in report.fits if f["estimator"] == "sar_ml" and same(f, tobit)
+                    and f["outcome"] == tobit["outcome"] and f["model_id"] in est.index.get_level_values(0)):
+            refs = [f for f in report.fits if report.dataset == "demo" and f["estimator"] == "sar_ml"
+                    and same(f, tobit) and f["outcome"] != tobit["outcome"]
+                    and f["model_id"] in est.index.get_level_values(0)]
+            common = [t for t in terms if (lin["model_id"], t) in est.index]
+            for term in (t for t in common if t.startswith("rho_")):
+                diff = est.loc[(lin["model_id"], term), "estimate"] - est.loc[(tobit["model_id"], term), "estimate"]
+                text = (f"On the censored outcome {outcome}, the linear model ({report.label(lin['model_id'])}) puts "
+                        f"{tbl.term_label(term, report.labels)} at {value(lin['model_id'], term)}, the Tobit "
+                        f"({report.label(tobit['model_id'])}) at {value(tobit['model_id'], term)} (posterior mean, "
+                        f"95% credible interval): the linear estimate is off by {diff:+.3f}.")
+                for ref in refs:
+                    if (ref["model_id"], term) in est.index:
+                        text += (f" The same linear model on the uncensored index "
+                                 f"{report.labels.get(ref['outcome'], ref['outcome'])} ({report.label(ref['model_id'])}"
+                                 f"), which the Tobit should reproduce, gives {value(ref['model_id'], term)}.")
+                parts.append(f"<p>{html.escape(text)}</p>")
+            header = ["term", "linear, censored outcome", "Tobit"] + [f"linear, uncensored {html.escape(r['outcome'])}"
+                                                                        for r in refs]
+            rows = [[html.escape(tbl.term_label(t, report.labels)), value(lin["model_id"], t),
+                     value(tobit["model_id"], t)]
+                    + [value(r["model_id"], t) if (r["model_id"], t) in est.index else "" for r in refs]
+                    for t in common]
+            parts.append(_plain_table(header, rows))
+    if not parts:
+        return ""
+    return ("<p><strong>What the zeros do to a linear model.</strong> A linear model treats the censored zeros as "
+            "ordinary values; the Tobit treats them as inclinations at or below zero. Estimates with 95% intervals "
+            "(the Tobit's on the latent scale, like the linear model's on an uncensored outcome):</p>"
+            + "".join(parts))
+
+
 # Each headline: a function of the Report returning HTML ("" = nothing to say). The summary shows them in order.
-HEADLINES: list[Callable[[Report], str]] = [headline_channel, headline_interdependence]
+HEADLINES: list[Callable[[Report], str]] = [headline_channel, headline_interdependence, headline_censoring]
 
 
 def section_summary(report: Report) -> str:

@@ -27,6 +27,8 @@ DEMO_CODEBOOK = [
     ("contributed", "Contributed any personnel (simulated)", "0/1", "simulated", "contrib_total > 0"),
     ("log_contrib", "Contribution index (simulated latent log scale)", "log persons", "simulated",
      "drawn from the two-channel spatial-lag process in truth.json"),
+    ("log_contrib_censored", "Contribution index censored at 0 (simulated)", "log persons", "simulated",
+     "max(log_contrib, 0): the index as a Tobit model observes it"),
     ("contrib_share", "Share of the world total (simulated)", "fraction", "simulated", "contrib_total / yearly sum"),
     ("gdppc", "GDP per capita (simulated)", "USD", "simulated, anchored on Natural Earth gdp_md_est / pop_est",
      "exp(log_gdppc)"),

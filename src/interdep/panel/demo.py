@@ -18,7 +18,9 @@ What is simulated (and said so everywhere the demo is shown):
   ``y_t = rho_c W_c y_t + rho_b W_b,t y_t + X_t beta + alpha_i + tau_t + e_t``. Its true parameters are written to
   ``truth.json``. ``contrib_total`` is the observable count ``round(expm1(y))`` censored at zero, which gives the
   share of zeros real contributions have. The demo models ``log_contrib``, the latent index, so the estimators'
-  target is known exactly; in the real panel ``log_contrib`` is ``log1p(contrib_total)``.
+  target is known exactly; in the real panel ``log_contrib`` is ``log1p(contrib_total)``. ``log_contrib_censored``
+  = ``max(log_contrib, 0)`` (= ``log1p`` of the count before rounding) is the index as a Tobit model observes it,
+  censored at 0, whose two-channel Tobit model has the same true parameters (``sar_tobit`` takes one channel).
 
 ``python -m interdep.panel.demo data/demo`` regenerates every file byte for byte.
 """
@@ -213,15 +215,16 @@ def build_demo(out_dir: str | Path, seed: int = SEED) -> dict[str, Path]:
     panel = simulate_covariates(states, rng).sort_values(["year", "ccode"]).reset_index(drop=True)
     panel["log_contrib"] = simulate_outcome(panel, w_contiguity, w_bloc, rng)
     panel = panel.merge(states[["ccode", "iso3"]], on="ccode").sort_values(["ccode", "year"]).reset_index(drop=True)
-    panel["contrib_total"] = np.round(np.expm1(np.clip(panel["log_contrib"], 0, None)))
+    panel["log_contrib_censored"] = np.clip(panel["log_contrib"], 0, None)  # the Tobit observation of the index
+    panel["contrib_total"] = np.round(np.expm1(panel["log_contrib_censored"]))
     panel["contributed"] = (panel["contrib_total"] > 0).astype(int)
     world_total = panel.groupby("year")["contrib_total"].transform("sum")
     panel["contrib_share"] = panel["contrib_total"] / world_total
     panel["gdppc"] = np.exp(panel["log_gdppc"])
     panel["pop"] = np.exp(panel["log_pop"])
     panel = panel[
-        ["ccode", "iso3", "year", "contrib_total", "contributed", "log_contrib", "contrib_share",
-         "gdppc", "log_gdppc", "pop", "log_pop", "polity2"]
+        ["ccode", "iso3", "year", "contrib_total", "contributed", "log_contrib", "log_contrib_censored",
+         "contrib_share", "gdppc", "log_gdppc", "pop", "log_pop", "polity2"]
     ]
 
     contiguity_years = pd.concat([contiguity.assign(year=y) for y in YEARS], ignore_index=True)
@@ -241,6 +244,8 @@ def build_demo(out_dir: str | Path, seed: int = SEED) -> dict[str, Path]:
     truth.update(
         seed=seed, years=[YEARS[0], YEARS[-1]], n_states=len(states),
         share_zero=round(float((panel["contrib_total"] == 0).mean()), 4),
+        # a Tobit's outcome: the same process observed as max(y, 0); with both channels its truth is the above
+        tobit_outcome="log_contrib_censored", share_censored=round(float((panel["log_contrib"] <= 0).mean()), 4),
         effects="twoway", outcome="log_contrib", regressors=["log_gdppc", "log_pop", "polity2"],
     )
     # the same process in convex form (sar_conv): W = sum_c gamma_c W_c, rho = sum_c rho_c, gamma_c = rho_c / rho

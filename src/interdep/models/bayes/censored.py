@@ -12,7 +12,7 @@ One sweep of the sampler (a blocked Gibbs sampler, every block exact):
    ``z_i | z_-i ~ N(z_i - (A'e)_i / (A'A)_ii, sigma2 / (A'A)_ii)`` with ``e = A z - X beta - D alpha``. Rows
    that are not neighbours in the graph of ``A'A`` (neither linked in ``W`` nor sharing a neighbour) are
    conditionally independent: a greedy colouring of that graph (computed once) splits the latent rows into a few
-   dozen independent sets, each drawn in one vectorised step (no loop over rows);
+   dozen independent sets; the sweep draws row by row in compiled code (numba), set after set;
 2. ``rho`` given ``z`` with ``beta``, the effects (flat priors) and, for Tobit, ``sigma2`` integrated out, on a
    grid of 2,001 points over the admissible interval (griddy Gibbs; the log-determinants are exact, from the
    per-year eigenvalues of the ML engine);
@@ -57,12 +57,13 @@ from interdep.models.bayes.core import (
     Chains,
     LinearGibbs,
     LogDetGrid,
+    compiled_seed,
     griddy_draw,
+    latent_gibbs_sweep,
     run_chains,
-    truncated_normal,
 )
 from interdep.models.design import Design, EffectsProjector
-from interdep.models.panel_ml import _spectra, matrix_key
+from interdep.models.panel_ml import _spectra, matrix_key, single_thread_blas
 
 __all__ = ["CensoredSAR", "LatentSweep", "identified_units", "impacts_frame", "observed_factors"]
 
@@ -85,7 +86,13 @@ def _colour(graph: sp.csr_array, rows: np.ndarray) -> np.ndarray:
 
 
 class LatentSweep:
-    """Vectorised single-site Gibbs sweep over the latent rows, by independent sets of the precision graph.
+    """Single-site Gibbs sweep over the latent rows, compiled (numba), in the order of independent sets of the
+    precision graph.
+
+    Each row is drawn from its exact truncated-normal conditional given all other rows, and the residual
+    ``e = A z - mean`` is updated after each row. Rows in one independent set (a greedy colouring of the graph
+    of ``A'A``, computed once) are conditionally independent, so drawing them one after another equals drawing
+    the set jointly: the sweep is the blocked Gibbs step "set by set", done row by row in compiled code.
 
     Parameters
     ----------
@@ -102,43 +109,27 @@ class LatentSweep:
         pattern = sp.csr_array((abs(W) + abs(W.T) + abs(W.T @ W)) != 0)
         pattern.setdiag(False)
         pattern.eliminate_zeros()
-        colours = _colour(pattern, np.asarray(rows))
+        rows = np.asarray(rows, dtype=np.int64)
+        colours = _colour(pattern, rows)
+        self.n_sets = int(colours.max()) + 1 if len(colours) else 0
+        order = np.argsort(colours, kind="stable")
+        self.rows, self.side = rows[order], np.asarray(side, dtype=np.int64)[order]
         self.colsq = np.asarray((W.multiply(W)).sum(axis=0)).ravel()
-        coo = sp.coo_array(W)
-        by_col = np.argsort(coo.col, kind="stable")
-        w_row, w_col, w_val = coo.row[by_col], coo.col[by_col], coo.data[by_col]
-        self.sets = []
-        rows = np.asarray(rows)
-        for c in range(int(colours.max()) + 1 if len(colours) else 0):
-            S = rows[colours == c]
-            # the links W[k, i] of the set's columns i, as local indices (bincount-based products below)
-            local = np.full(W.shape[0], -1)
-            local[S] = np.arange(len(S))
-            take = local[w_col] >= 0
-            k, i, v = w_row[take], local[w_col[take]], w_val[take]
-            touched, k_local = np.unique(k, return_inverse=True)
-            self.sets.append((S, np.asarray(side)[colours == c], k, i, v, touched, k_local))
-
-    @property
-    def n_sets(self) -> int:
-        return len(self.sets)
+        csc = sp.csc_array(W)  # column i: the links W[k, i] through which z_i enters other rows
+        csc.sort_indices()
+        self._csc = (csc.indptr.astype(np.int64), csc.indices.astype(np.int64), csc.data)
 
     def sweep(self, z: np.ndarray, e: np.ndarray, rho: float, sigma2: float, rng: np.random.Generator) -> None:
-        """Update ``z`` and ``e = A z - mean`` in place, one independent set at a time."""
-        for S, side, k, i, v, touched, k_local in self.sets:
-            d = 1.0 + rho * rho * self.colsq[S]
-            wte = np.bincount(i, weights=v * e[k], minlength=len(S))  # (W[:, S])' e
-            new = truncated_normal(z[S] - (e[S] - rho * wte) / d, np.sqrt(sigma2 / d), side, rng)
-            delta = new - z[S]
-            z[S] = new
-            e[S] += delta
-            e[touched] -= rho * np.bincount(k_local, weights=v * delta[i], minlength=len(touched))
+        """Update ``z`` and ``e = A z - mean`` in place."""
+        latent_gibbs_sweep(z, e, float(rho), float(sigma2), self.rows, self.side, self.colsq, *self._csc,
+                           compiled_seed(rng))
 
 
 def identified_units(y: np.ndarray, units: np.ndarray, kind: str) -> np.ndarray:
     """Mask of rows whose unit has an identified unit effect: not censored in every year (Tobit), not the same
-    outcome in every year (probit)."""
-    frame = pd.DataFrame({"u": units, "pos": y > 0})
+    outcome in every year (probit), judged on the observed rows (a missing ``y`` is NaN; a unit never observed
+    has no identified effect either)."""
+    frame = pd.DataFrame({"u": units, "pos": np.where(np.isnan(y), np.nan, y > 0)})
     share = frame.groupby("u")["pos"].transform("mean").to_numpy()
     return share > 0 if kind == "tobit" else (share > 0) & (share < 1)
 
@@ -200,19 +191,25 @@ class CensoredSAR:
             projector = EffectsProjector(design.sample["ccode"].to_numpy(), design.sample["year"].to_numpy(),
                                          year_effects)
         self.lin = LinearGibbs(X, names, projector, design.model_id)
+        with single_thread_blas():  # one decomposition per distinct year, with the vectors the impacts need
+            _spectra(design, self.channel, vectors=True)
         self.grid = LogDetGrid.from_design(design, self.channel, prior, projector=projector)
+        self._grid_sq, self._grid_base = self.grid.grid ** 2, self.grid.logdet + self.grid.log_prior
+        observed = ~np.isnan(self.y)  # missing outcomes (missing: impute) are latent, drawn untruncated
+        y_obs = self.y[observed]
         if kind == "tobit":
-            if (self.y < 0).any():
+            if (y_obs < 0).any():
                 raise InputError(f"model {design.model_id!r}: sar_tobit needs an outcome censored at 0 "
-                                 f"(no negative values); minimum {float(self.y.min())}")
-            rows = np.flatnonzero(self.y <= 0)
-            side = -np.ones(len(rows), dtype=int)
+                                 f"(no negative values); minimum {float(y_obs.min())}")
+            censored = observed & (np.nan_to_num(self.y) <= 0)
         else:
-            if not np.isin(self.y, (0.0, 1.0)).all():
+            if not np.isin(y_obs, (0.0, 1.0)).all():
                 raise InputError(f"model {design.model_id!r}: sar_probit needs a 0/1 outcome",
-                                 value=sorted(set(np.unique(self.y).tolist()) - {0.0, 1.0})[:5])
-            rows = np.arange(len(self.y))
-            side = np.where(self.y > 0, 1, -1)
+                                 value=sorted(set(np.unique(y_obs).tolist()) - {0.0, 1.0})[:5])
+            censored = observed
+        rows = np.flatnonzero(censored | ~observed)
+        side = np.where(~observed[rows], 0, np.where(self.y[rows] > 0, 1, -1))
+        self.n_imputed = int((~observed).sum())
         self.latent = LatentSweep(self.W, rows, side)
         self.latent_rows, self.latent_side = rows, side
         self.names = (names + [f"rho_{self.channel}"] + (["sigma2"] if kind == "tobit" else [])
@@ -226,7 +223,7 @@ class CensoredSAR:
         starts = np.linspace(-0.5, 0.8, chains) if chains > 1 else np.array([0.0])
         rho = float(np.clip(starts[chain], lo + 0.05 * (hi - lo), hi - 0.05 * (hi - lo)))
         z = self.y.astype(float).copy()
-        scale = float(np.std(self.y)) or 1.0
+        scale = float(np.nanstd(self.y)) or 1.0
         draw = rng.uniform(0.05, 1.0, size=len(self.latent_rows)) * scale
         z[self.latent_rows] = np.where(self.latent_side > 0, draw, -draw)
         v = z - rho * (self.W @ z)
@@ -240,14 +237,17 @@ class CensoredSAR:
         offset = s.u[self.unit_idx] if self.cre else 0.0
         r = self.lin.residual(np.column_stack([s.z - offset, wz]))
         e0, ed = r[:, 0], r[:, 1]
-        g = self.grid.grid
-        ssr = float(e0 @ e0) - 2 * g * float(e0 @ ed) + g * g * float(ed @ ed)
-        if self.kind == "tobit":
+        g, g2, base = self.grid.grid, self._grid_sq, self._grid_base
+        if self.kind == "tobit":  # -shape log(rate + SSR(rho) / 2)
             shape = self.prior["sigma2_shape"] + 0.5 * self.lin.df
-            loglik = -shape * np.log(self.prior["sigma2_rate"] + 0.5 * ssr)
-        else:
-            loglik = -0.5 * ssr
-        s.rho = griddy_draw(g, self.grid.logdet + self.grid.log_prior + loglik, rng)
+            rate = 0.5 * float(e0 @ e0) + self.prior["sigma2_rate"]
+            loglik = np.log(rate - float(e0 @ ed) * g + (0.5 * float(ed @ ed)) * g2)
+            loglik *= -shape
+        else:  # -SSR(rho) / 2
+            loglik = float(e0 @ ed) * g - (0.5 * float(ed @ ed)) * g2
+            loglik -= 0.5 * float(e0 @ e0)
+        loglik += base
+        s.rho = griddy_draw(g, loglik, rng)
         v = s.z - s.rho * wz
         s.beta, s.sigma2, s.mean = self.lin.draw(v - offset, rng, self.prior,
                                                  sigma2=None if self.kind == "tobit" else 1.0)

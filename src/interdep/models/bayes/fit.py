@@ -49,7 +49,8 @@ def identified_sample(est_name: str, design: Design, unit_effects: str = "fixed"
     """
     kind = BAYES_ESTIMATORS[est_name]
     keep = np.ones(design.n_obs, dtype=bool)
-    what = "censored at 0 in every" if kind == "tobit" else "the same outcome in every"
+    gaps = " or missing" if np.isnan(design.y).any() else ""  # missing: impute
+    what = f"censored at 0{gaps} in every" if kind == "tobit" else f"the same outcome{gaps} in every"
     notes = []
     for label, column, effects in (("unit", "ccode", ("unit", "twoway")), ("year", "year", ("time", "twoway"))):
         if design.effects not in effects or (label == "unit" and unit_effects == "correlated_random"):
@@ -81,6 +82,7 @@ def fit_bayes(est_name: str, spec: Mapping[str, Any], design: Design) -> BayesFi
     block.update({
         "latent_sets": model.latent.n_sets,
         "latent_rows": len(model.latent_rows),
+        "imputed_rows": model.n_imputed,
         "priors": {
             "beta": "flat",
             "effects": ("unit effects correlated random (Mundlak): unit means of the regressors (terms mean_<x>, "
