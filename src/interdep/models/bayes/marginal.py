@@ -21,6 +21,14 @@ spmixw use ``m = (n - 1)/2`` whatever ``p`` and ``lgamma(m) - m log(2 pi)``: ava
 in the weight the integrand gives the log-determinant against the residuals, and only the exact one is the
 posterior that the samplers (``sar_conv``) draw from.
 
+Adjusted log-Jacobian (SAR / SDM with fixed effects, the default): integrating the effects out under flat
+priors leaves ``rho`` with the full ``log|A(rho)|`` while the quadratic form loses ``p`` degrees of freedom, which
+pulls ``rho`` towards 0 by ``O(p/n)``; as the MCMC samplers do (:func:`~interdep.models.bayes.core.
+effects_jacobian_weights`), the integrand uses ``log|A| - tr(P_D log A)`` instead (Lee & Yu's transformed
+Jacobian in the balanced fixed-``W`` case), from the eigen-decomposition of every year's ``W``. Strictly this
+makes the marginal a marginal of the transformed (Lee-Yu) likelihood rather than of the dummy-variable model;
+``adjust=False`` and ``convention="lesage"`` give the unadjusted values (spmixw's).
+
 Fixed effects are parameters with flat priors, integrated out exactly. For SAR / SDM this is the within
 projection of :class:`interdep.models.design.EffectsProjector` (the ML engine's design) and ``|X'X|`` becomes
 ``|X'QX|`` (the constant ``|D'D|`` of the dummies is left out: it is the same for every model of one sample). For
@@ -54,6 +62,7 @@ from scipy import stats
 from scipy.special import gammaln, logsumexp
 
 from interdep.errors import EstimationError, InputError
+from interdep.models.bayes.core import adjusted_log_jacobian, effects_jacobian_weights
 from interdep.models.design import Design, build_design
 from interdep.models.panel_ml import _parts, _spectra, rho_bounds, single_thread_blas
 
@@ -180,12 +189,22 @@ def _slogdet_pd(a: np.ndarray, what: str) -> float:
     return float(value)
 
 
-def _lag_marginal(design: Design, channel: str, model_type: str, convention: str = "exact") -> Marginal:
-    """SAR / SDM: ``rho`` integrated numerically, ``beta``, effects and ``sigma`` analytically."""
+def _lag_marginal(design: Design, channel: str, model_type: str, convention: str = "exact",
+                  adjust: bool | None = None) -> Marginal:
+    """SAR / SDM: ``rho`` integrated numerically, ``beta``, effects and ``sigma`` analytically; the log-Jacobian
+    adjusted for the fixed effects when ``adjust`` (default: with the ``exact`` convention)."""
     parts = _parts(design)  # projected X, and residuals of Qy and Q W y on QX (the ML engine's quantities)
     spectra = _spectra(design, channel)
     lo, hi = rho_bounds([s.lam for s in spectra])
-    logdet = _log_jacobian(spectra)
+    weights = effects_jacobian_weights(design, channel) if (convention == "exact" if adjust is None else adjust) \
+        else None
+    if weights is None:
+        logdet = _log_jacobian(spectra)
+    else:
+        lams = [s.lam for s in _spectra(design, channel, vectors=True)]
+
+        def logdet(rho: np.ndarray) -> np.ndarray:
+            return adjusted_log_jacobian(lams, weights, rho)
     k = parts.Xt.shape[1]
     dof, const = _constant(design.n_obs, k + design.projector.n_effects, hi - lo, convention)
     log_xx = _slogdet_pd(parts.Xt.T @ parts.Xt, f"model {design.model_id!r}: X'X") if k else 0.0
@@ -249,7 +268,7 @@ def _error_marginal(design: Design, channel: str, convention: str = "exact") -> 
     return Marginal("sem", channel, const + 0.5 * log_dd + log_int, mean, sd, (lo, hi), err)
 
 
-def log_marginal(design: Design, model_type: str, convention: str = "exact") -> Marginal:
+def log_marginal(design: Design, model_type: str, convention: str = "exact", adjust: bool | None = None) -> Marginal:
     """The flat-prior log-marginal likelihood of one single-channel model.
 
     Parameters
@@ -262,6 +281,10 @@ def log_marginal(design: Design, model_type: str, convention: str = "exact") -> 
     convention : {"exact", "lesage"}
         ``exact`` (default): the flat-prior marginal, ``SSR^-(n - p)/2``; ``lesage``: LeSage's and spmixw's
         ``SSR^-(n - 1)/2`` with its constant (for comparisons with that code).
+    adjust : bool, optional
+        SAR / SDM with fixed effects: the log-Jacobian adjusted for the effects, ``log|A| - tr(P_D log A)``
+        (:func:`~interdep.models.bayes.core.effects_jacobian_weights`). Default: adjusted with the ``exact``
+        convention, not with ``lesage`` (spmixw's values). The SEM is never adjusted.
 
     Returns
     -------
@@ -276,7 +299,7 @@ def log_marginal(design: Design, model_type: str, convention: str = "exact") -> 
     with single_thread_blas():
         if model_type == "sem":
             return _error_marginal(design, design.channels[0], convention)
-        return _lag_marginal(design, design.channels[0], model_type, convention)
+        return _lag_marginal(design, design.channels[0], model_type, convention, adjust)
 
 
 def _mixture_design(design: Design, channels: Sequence[str], gamma: np.ndarray, model_type: str) -> Design:
