@@ -62,7 +62,13 @@ def test_fit_model_outputs_and_seeded_draws_are_identical(world):
     assert terms == ["x1", "x2", "rho", "gamma_a", "gamma_b"]
     fit = first.fit
     assert fit["estimator"] == "sar_conv" and set(fit["rho"]) == {"a", "b"}
-    assert {"ess_min", "rhat_max", "seconds", "priors", "gamma"} <= set(fit["mcmc"])
+    assert {"ess_min", "rhat_max", "seconds", "priors", "gamma", "log_jacobian"} <= set(fit["mcmc"])
+    jac = fit["mcmc"]["log_jacobian"]
+    rho_max = float(first.draws["rho"].abs().max())
+    bound = ConvexLogJacobian(build_design(SPEC, panel, graphs), ["a", "b"]).bound(rho_max)
+    assert jac["adjusted"] and jac["series_order"] == 16 and jac["adjustment_error_bound"] == pytest.approx(bound)
+    assert 0 < bound < 0.1  # unbalanced (bound > 0); at rho_max ~0.7 on 156 rows
+    assert 0 < jac["exact_evaluations"] < 2 * (300 + 200) + 2  # delayed acceptance: not every proposal
     assert isinstance(fit["converged"], bool) and (fit["converged"] or fit["message"])
     imp = first.impacts
     for x in ("x1", "x2"):

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from interdep.models.bayes.conv import ConvexLogJacobian
 from interdep.models.bayes.marginal import (
     _lag_marginal,
     _mixture_design,
@@ -193,8 +194,9 @@ def test_subset_marginal_matches_quadrature_over_gamma():
     design = _two_channel_design("sar")
     m, gamma = subset_marginal(design, "sar", seed=2)
     grid = np.linspace(0, 1, 401)
+    jac = ConvexLogJacobian(design, ["a", "b"])
     vals = np.array([_lag_marginal(_mixture_design(design, ["a", "b"], np.array([g, 1 - g]), "sar"), "conv",
-                                   "sar").log_marginal for g in grid])
+                                   "sar", convex=(jac, np.array([g, 1 - g]))).log_marginal for g in grid])
     peak = vals.max()
     exact = np.log(np.trapezoid(np.exp(vals - peak), grid)) + peak  # Dirichlet(1, 1) density is 1
     assert abs(m.log_marginal - exact) < 4 * m.error + 1e-3

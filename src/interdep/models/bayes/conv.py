@@ -138,6 +138,7 @@ class ConvexLogJacobian:
         log_coef = np.zeros(len(self.exps))  # coefficients of rho^|a| gamma^a in sum_t (1 - d_t) log|A_t|
         adj_coef = np.zeros(len(self.exps))  # ... in tr(R_t log A_t)
         self.bound_constant = 0.0
+        self.year_d = np.zeros(design.n_periods)  # d_t per year
         self.time_weight = 0.0  # sum_t e_t n_t: the part of P_tt on 11' where W_t(gamma) 1 = 1 (exact)
         mats, weights = [], []
         proj = design.projector
@@ -159,6 +160,7 @@ class ConvexLogJacobian:
                     self.time_weight += e_t * n
                     d_bar = float(np.median(np.diag(p_tt))) - e_t
                     r_t = p_tt - e_t - d_bar * np.eye(n)
+                    self.year_d[t] = d_bar
                     r_sum += r_t
                     self.bound_constant += float(np.abs(r_t).max(axis=0).sum())
                     weight += 1.0 - d_bar
@@ -194,14 +196,22 @@ class ConvexLogJacobian:
         self._shape = (len(mats), n_max, n_max)
         self.group_weights = np.array(weights)
 
-    def _monomials(self, rho: float, gamma: np.ndarray) -> np.ndarray:
-        return rho ** self.degree * np.prod(gamma[None, :] ** self.exps, axis=1)
+    def _monomials(self, rho: float | np.ndarray, gamma: np.ndarray) -> np.ndarray:
+        """``rho^|a| gamma^a`` for every exponent ``a`` (for a vector of ``rho``: one row per value)."""
+        powers = np.power.outer(rho, np.arange(self.order + 1, dtype=float))
+        return powers[..., self.degree.astype(int)] * np.prod(gamma[None, :] ** self.exps, axis=1)
 
     def adjustment(self, rho: float, gamma: np.ndarray) -> float:
         """``sum_t tr(R_t log A_t)`` by the series (0 without adjustment)."""
         if not self.adjusted:
             return 0.0
         return self.time_weight * np.log1p(-rho) + float(self.adj_coef @ self._monomials(rho, gamma))
+
+    def adjustments(self, rho: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+        """:meth:`adjustment` on a vector of ``rho``."""
+        if not self.adjusted:
+            return np.zeros(len(rho))
+        return self.time_weight * np.log1p(-rho) + self._monomials(rho, gamma) @ self.adj_coef
 
     def log_dets(self, rho: float, gamma: np.ndarray) -> float:
         """``sum_t (1 - d_t) log|A_t|`` exact (batched LU); ``-inf`` if a determinant is <= 0."""

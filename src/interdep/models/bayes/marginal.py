@@ -42,10 +42,11 @@ Subsets of channels (Bayesian model averaging over the non-empty subsets, Debars
 convex-combination model ``W(gamma) = sum_k gamma_k W_k`` (SDM: ``X(gamma) = [X, W(gamma) X]``) with ``gamma``
 uniform on the simplex (Dirichlet(1, ..., 1)) and ``rho | gamma`` uniform on the admissible interval of
 ``W(gamma)``, so that a subset's marginal tends to the single channel's at a vertex of the simplex. For each
-``gamma`` the marginal ``p(y | gamma)`` is the single-W marginal above, exact (eigenvalues of every year's
-``W_t(gamma)``); the integral over ``gamma`` is by adaptive importance sampling (a scrambled Sobol round from the
-prior, then Dirichlet proposals fitted to the weighted draws, mixed with the prior), and its standard error is
-reported with the value.
+``gamma`` the marginal ``p(y | gamma)`` is the single-W marginal above (eigenvalues of every year's
+``W_t(gamma)``; the effects adjustment as ``sar_conv`` computes it,
+:class:`~interdep.models.bayes.conv.ConvexLogJacobian`, exact or within its stated series bound); the integral
+over ``gamma`` is by adaptive importance sampling (a scrambled Sobol round from the prior, then Dirichlet
+proposals fitted to the weighted draws, mixed with the prior), and its standard error is reported with the value.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ from scipy import stats
 from scipy.special import gammaln, logsumexp
 
 from interdep.errors import EstimationError, InputError
+from interdep.models.bayes.conv import ConvexLogJacobian
 from interdep.models.bayes.core import adjusted_log_jacobian, effects_jacobian_weights
 from interdep.models.design import Design, build_design
 from interdep.models.panel_ml import _parts, _spectra, rho_bounds, single_thread_blas
@@ -190,15 +192,27 @@ def _slogdet_pd(a: np.ndarray, what: str) -> float:
 
 
 def _lag_marginal(design: Design, channel: str, model_type: str, convention: str = "exact",
-                  adjust: bool | None = None) -> Marginal:
+                  adjust: bool | None = None, convex: tuple[Any, np.ndarray] | None = None) -> Marginal:
     """SAR / SDM: ``rho`` integrated numerically, ``beta``, effects and ``sigma`` analytically; the log-Jacobian
-    adjusted for the fixed effects when ``adjust`` (default: with the ``exact`` convention)."""
+    adjusted for the fixed effects when ``adjust`` (default: with the ``exact`` convention). ``convex``: a
+    :class:`~interdep.models.bayes.conv.ConvexLogJacobian` and the ``gamma`` of ``design``'s ``W(gamma)``, whose
+    adjustment is used (the one ``sar_conv`` samples with; no eigenvectors of ``W(gamma)`` needed)."""
     parts = _parts(design)  # projected X, and residuals of Qy and Q W y on QX (the ML engine's quantities)
     spectra = _spectra(design, channel)
     lo, hi = rho_bounds([s.lam for s in spectra])
-    weights = effects_jacobian_weights(design, channel) if (convention == "exact" if adjust is None else adjust) \
-        else None
-    if weights is None:
+    adjusted = convention == "exact" if adjust is None else adjust
+    weights = effects_jacobian_weights(design, channel) if adjusted and convex is None else None
+    if convex is not None and adjusted and convex[0].adjusted:
+        jac, gamma = convex
+        lam = np.concatenate([s.lam for s in spectra])
+        keep = np.concatenate([np.full(len(s.lam), 1.0 - d) for s, d in zip(spectra, jac.year_d, strict=True)])
+
+        def logdet(rho: np.ndarray) -> np.ndarray:  # sum_t (1 - d_t) log|A_t| - the rest of the adjustment
+            out = np.empty(len(rho))
+            for i in range(0, len(rho), 256):
+                out[i:i + 256] = np.log(np.abs(1.0 - rho[i:i + 256, None] * lam)) @ keep
+            return out - jac.adjustments(rho, gamma)
+    elif weights is None:
         logdet = _log_jacobian(spectra)
     else:
         lams = [s.lam for s in _spectra(design, channel, vectors=True)]
@@ -369,6 +383,7 @@ def subset_marginal(design: Design, model_type: str, *, seed: int = 0,
     prior = np.ones(C)
     alpha = prior
     with single_thread_blas():
+        jacobian = ConvexLogJacobian(design, channels)
         for r, m in enumerate(rounds):
             if r == 0:
                 g = _simplex_from_cube(stats.qmc.Sobol(C - 1, scramble=True, seed=rng).random(m))
@@ -380,8 +395,8 @@ def subset_marginal(design: Design, model_type: str, *, seed: int = 0,
                 g /= g.sum(axis=1, keepdims=True)
                 log_q = np.logaddexp(np.log1p(-_DEFENSIVE) + stats.dirichlet.logpdf(g.T, alpha),
                                      np.log(_DEFENSIVE) + log_prior)
-            fits = [_lag_marginal(_mixture_design(design, channels, gi, model_type), "conv", model_type)
-                    for gi in g]
+            fits = [_lag_marginal(_mixture_design(design, channels, gi, model_type), "conv", model_type,
+                                  convex=(jacobian, gi)) for gi in g]
             log_w = np.array([f.log_marginal for f in fits]) + log_prior - log_q
             w = np.exp(log_w - log_w.max())
             alpha = _fit_dirichlet(g, w)
