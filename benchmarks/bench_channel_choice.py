@@ -6,7 +6,7 @@ Run (one at a time; CPU seconds are reported, wall time depends on the machine's
     .venv/bin/python benchmarks/bench_channel_choice.py conv         # real panel: sar_conv, 3 channels, 2 x 5,000
     .venv/bin/python benchmarks/bench_channel_choice.py spmixw-conv  # sar_conv vs spmixw sar_conv_panel, balanced
     .venv/bin/python benchmarks/bench_channel_choice.py mc-choice --reps 200
-    .venv/bin/python benchmarks/bench_channel_choice.py mc-gamma --reps 20 [--draws 2000 --burn-in 500]
+    .venv/bin/python benchmarks/bench_channel_choice.py mc-gamma --reps 200 --budget 1500 [--draws 2000 --burn-in 500]
 
 ``speed`` and ``conv`` need ``results/ipi`` (panel.csv and weights/*.csv from
 ``snakemake --configfile config/ipi.yaml --config raw_dir=PATH``).
@@ -86,16 +86,19 @@ def speed() -> None:
               f"spmixw / ours SDM+SDEM {sec_ref / (sec_sdm + sec_sem):.2f}x")
 
 
-def conv(draws: int = 5000, burn_in: int = 1000) -> None:
+def conv(draws: int = 5000, burn_in: int = 1000, adjust: bool = True) -> None:
     channels = ["contiguity", "alliance", "unga"]
     panel, graphs = _real(channels)
     design = build_design({"id": "c", "weights": channels, "outcome": "log_contrib", "regressors": REGRESSORS,
                            "years": [1990, 2014], "effects": "twoway"}, panel, graphs)
-    model = ConvexSAR(design, burn_in)
+    sec_init, model = _cpu(lambda: ConvexSAR(design, burn_in, adjust=adjust))
     sec, chains = _cpu(lambda: model.run(draws=draws, burn_in=burn_in, chains=2, thin=1, seed=1, impact_draws=0))
     d = diagnostics(chains)
     print(d[["term", "mean", "sd", "rhat", "ess_bulk", "ess_tail"]].to_string(index=False))
-    print(f"sar_conv real panel n={design.n_obs}, 3 channels, 2 x ({burn_in} + {draws}) sweeps: {sec:.1f} CPU s")
+    print(f"sar_conv real panel n={design.n_obs}, 3 channels, adjust={adjust}, 2 x ({burn_in} + {draws}) sweeps: "
+          f"{sec_init + sec:.1f} CPU s ({sec_init:.1f} setup incl. the trace series, {sec:.1f} sampling; "
+          f"{model.exact_evaluations} exact log-determinant evaluations); adjustment error bound at the largest "
+          f"|rho| drawn {model.jacobian.bound(float(np.abs(chains.pooled[:, chains.names.index('rho')]).max())):.1e}")
 
 
 def spmixw_conv(draws: int = 5000, burn_in: int = 1000) -> None:
@@ -149,46 +152,62 @@ def mc_choice(reps: int, seed: int = 20260101) -> None:
           f"median log Bayes factor {np.median(margins):.1f}; {sec:.0f} CPU s")
 
 
-def mc_gamma(reps: int, draws: int = 2000, burn_in: int = 500, seed: int = 20260101) -> None:
+def mc_gamma(reps: int, draws: int = 2000, burn_in: int = 500, seed: int = 20260101, budget: float = 0.0,
+             both: bool = False) -> None:
+    """``sar_conv`` with the effects-adjusted log-Jacobian (the default; ``both``: also without it, on the same
+    data sets); stops after ``reps`` replications or once ``budget`` CPU seconds are spent (0: no budget)."""
     mc = MCDesign(id="gamma", n=190, t=10, effects="twoway",
                   channels=(Channel("a", 0.18, varying=True), Channel("b", 0.12, varying=True)))
     graphs = design_graphs(mc, seed)
     t0 = time.process_time()
     rows = []
+    done = 0
     for r in range(reps):
         panel = simulate(mc, graphs, seed, r)
         design = build_design({"id": "g", "weights": ["a", "b"], "outcome": "y", "regressors": ["x1", "x2"],
                                "effects": "twoway"}, panel, graphs)
-        chains = ConvexSAR(design, burn_in).run(draws=draws, burn_in=burn_in, chains=2, thin=1, seed=r,
-                                                impact_draws=0)
-        d = diagnostics(chains).set_index("term")
-        for term, truth in (("gamma_a", 0.6), ("rho", 0.3)):
-            lo, hi = d.loc[term, "conf_low"], d.loc[term, "conf_high"]
-            rows.append((r, term, d.loc[term, "mean"] - truth, lo <= truth <= hi, d.loc[term, "rhat"],
-                         min(d.loc[term, "ess_bulk"], d.loc[term, "ess_tail"])))
-        print(r, rows[-2], rows[-1], flush=True)
+        for adjust in (True, False) if both else (True,):
+            chains = ConvexSAR(design, burn_in, adjust=adjust).run(draws=draws, burn_in=burn_in, chains=2, thin=1,
+                                                                   seed=r, impact_draws=0)
+            d = diagnostics(chains).set_index("term")
+            for term, truth in (("gamma_a", 0.6), ("rho", 0.3)):
+                lo, hi = d.loc[term, "conf_low"], d.loc[term, "conf_high"]
+                rows.append((r, "adjusted" if adjust else "unadjusted", term, d.loc[term, "mean"] - truth,
+                             lo <= truth <= hi, d.loc[term, "rhat"],
+                             min(d.loc[term, "ess_bulk"], d.loc[term, "ess_tail"])))
+                print("ROW", *rows[-1], flush=True)
+        done += 1
+        if budget and time.process_time() - t0 > budget:
+            break
     sec = time.process_time() - t0
-    out = pd.DataFrame(rows, columns=["rep", "term", "error", "covered", "rhat", "ess"])
-    summary = out.groupby("term").agg(bias=("error", "mean"), sd=("error", "std"), coverage=("covered", "mean"),
-                                      rhat_max=("rhat", "max"), ess_min=("ess", "min"))
-    summary["bias_mcse"] = summary["sd"] / np.sqrt(reps)
+    out = pd.DataFrame(rows, columns=["rep", "jacobian", "term", "error", "covered", "rhat", "ess"])
+    summary = out.groupby(["jacobian", "term"]).agg(
+        bias=("error", "mean"), sd=("error", "std"), rmse=("error", lambda e: float(np.sqrt(np.mean(e**2)))),
+        coverage=("covered", "mean"), rhat_max=("rhat", "max"), ess_min=("ess", "min"),
+        ess_below_400=("ess", lambda e: int((e < 400).sum())))
+    summary["bias_mcse"] = summary["sd"] / np.sqrt(done)
+    summary["coverage_mcse"] = np.sqrt(summary["coverage"] * (1 - summary["coverage"]) / done)
     print(summary.to_string())
-    print(f"mc-gamma: {reps} replications, 2 x ({burn_in} + {draws}) sweeps each, {sec:.0f} CPU s")
+    print(f"mc-gamma: {done} replications, 2 x ({burn_in} + {draws}) sweeps each, adjusted and unadjusted, "
+          f"{sec:.0f} CPU s")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["speed", "conv", "spmixw-conv", "mc-choice", "mc-gamma"])
+    parser.add_argument("what", choices=["speed", "conv", "conv-unadjusted", "spmixw-conv", "mc-choice", "mc-gamma"])
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--draws", type=int, default=2000, help="mc-gamma: draws per chain")
     parser.add_argument("--burn-in", type=int, default=500, help="mc-gamma: burn-in sweeps per chain")
+    parser.add_argument("--budget", type=float, default=0.0, help="mc-gamma: stop after this many CPU seconds")
+    parser.add_argument("--both", action="store_true", help="mc-gamma: also without the effects adjustment")
     args = parser.parse_args()
     from interdep.models.panel_ml import single_thread_blas
 
     with single_thread_blas():
-        {"speed": speed, "conv": conv, "spmixw-conv": spmixw_conv,
+        {"speed": speed, "conv": conv, "conv-unadjusted": lambda: conv(adjust=False), "spmixw-conv": spmixw_conv,
          "mc-choice": lambda: mc_choice(args.reps),
-         "mc-gamma": lambda: mc_gamma(args.reps, args.draws, args.burn_in)}[args.what]()
+         "mc-gamma": lambda: mc_gamma(args.reps, args.draws, args.burn_in, budget=args.budget,
+                                                        both=args.both)}[args.what]()
 
 
 if __name__ == "__main__":

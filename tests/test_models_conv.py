@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from interdep.models.bayes.conv import ConvexSAR
+from interdep.models.bayes.conv import ConvexLogJacobian, ConvexSAR
 from interdep.models.bayes.core import diagnostics
 from interdep.models.bayes.marginal import _lag_marginal, _mixture_design
 from interdep.models.design import build_design
@@ -37,7 +37,7 @@ def test_posterior_means_match_the_exact_posterior_on_a_grid(world):
     design = build_design(SPEC, panel, graphs)
     chains = ConvexSAR(design, 500).run(draws=3000, burn_in=500, chains=2, thin=1, seed=7, impact_draws=0)
     diag = diagnostics(chains).set_index("term")
-    grid = np.linspace(0.0025, 0.9975, 200)
+    grid = np.linspace(0.005, 0.995, 100)
     fits = [_lag_marginal(_mixture_design(design, ["a", "b"], np.array([g, 1 - g]), "sar"), "conv", "sar")
             for g in grid]
     # sar_conv: rho ~ U(-1, 1); the marginal: rho ~ U(admissible interval of W(gamma)) -> reweight by its width
@@ -62,7 +62,13 @@ def test_fit_model_outputs_and_seeded_draws_are_identical(world):
     assert terms == ["x1", "x2", "rho", "gamma_a", "gamma_b"]
     fit = first.fit
     assert fit["estimator"] == "sar_conv" and set(fit["rho"]) == {"a", "b"}
-    assert {"ess_min", "rhat_max", "seconds", "priors", "gamma"} <= set(fit["mcmc"])
+    assert {"ess_min", "rhat_max", "seconds", "priors", "gamma", "log_jacobian"} <= set(fit["mcmc"])
+    jac = fit["mcmc"]["log_jacobian"]
+    rho_max = float(first.draws["rho"].abs().max())
+    bound = ConvexLogJacobian(build_design(SPEC, panel, graphs), ["a", "b"]).bound(rho_max)
+    assert jac["adjusted"] and jac["series_order"] == 16 and jac["adjustment_error_bound"] == pytest.approx(bound)
+    assert 0 < bound < 0.1  # unbalanced (bound > 0); at rho_max ~0.7 on 156 rows
+    assert 0 < jac["exact_evaluations"] < 2 * (300 + 200) + 2  # delayed acceptance: not every proposal
     assert isinstance(fit["converged"], bool) and (fit["converged"] or fit["message"])
     imp = first.impacts
     for x in ("x1", "x2"):
@@ -77,3 +83,61 @@ def test_sar_conv_needs_two_channels(world):
     panel, graphs = world
     with pytest.raises(InputError, match="two or more"):
         fit_model({**SPEC, "weights": ["a"]}, panel, graphs)
+
+
+def _dense_jacobian(design, rho, gamma, adjust=True):
+    """sum_t log|A_t| - tr(P_tt log A_t) by dense slogdet and scipy.linalg.logm."""
+    import scipy.linalg as sla
+
+    proj = design.projector
+    total = 0.0
+    for t, blk in enumerate(design.blocks):
+        w = sum(g * design.weights[c][t].toarray() for g, c in zip(gamma, design.channels, strict=True))
+        a = np.eye(len(w)) - rho * w
+        total += np.linalg.slogdet(a)[1]
+        if adjust and proj.D is not None:
+            d = proj.D[blk].toarray()
+            total -= np.trace(d @ proj._dtd_pinv @ d.T @ sla.logm(a)).real
+    return total
+
+
+@pytest.mark.parametrize("effects", ["twoway", "unit", "time", "none"])
+def test_convex_jacobian_is_within_its_bound_of_the_dense_logm(world, effects):
+    """Unbalanced, W varying by year: the adjusted log-Jacobian (exact LU + series of the adjustment) is within
+    its stated bound of the dense computation; the bound is what it says (not loose by orders of magnitude at
+    large rho); the Taylor surrogate converges to it; unadjusted = plain log-determinants."""
+    panel, graphs = world
+    design = build_design({**SPEC, "effects": effects}, panel, graphs)
+    jac = ConvexLogJacobian(design, ["a", "b"], order=8)
+    plain = ConvexLogJacobian(design, ["a", "b"], adjust=False, order=8)
+    for rho, g in ((0.3, 0.6), (-0.6, 0.2), (0.85, 0.9)):
+        gamma = np.array([g, 1 - g])
+        want = _dense_jacobian(design, rho, gamma)
+        err = abs(jac.exact(rho, gamma) - want)
+        assert err <= jac.bound(rho) + 1e-9, (rho, err, jac.bound(rho))
+        assert plain.exact(rho, gamma) == pytest.approx(_dense_jacobian(design, rho, gamma, False), abs=1e-9)
+        if abs(rho) < 0.5:
+            assert abs(jac.series(rho, gamma) - want) < 1e-3
+    if effects in ("unit", "twoway"):
+        assert abs(jac.exact(0.85, np.array([0.9, 0.1])) - _dense_jacobian(design, 0.85, np.array([0.9, 0.1]))) \
+            > 1e-3 * jac.bound(0.85)  # the bound is not vacuous
+    if effects in ("time", "none"):  # every year's W(gamma) 1 = 1: exact
+        assert jac.bound(0.85) == 0
+
+
+@pytest.mark.parametrize("effects", ["unit", "time", "twoway"])
+def test_convex_jacobian_balanced_fixed_w_is_lee_yus(effects):
+    """Balanced, one fixed W per channel: the adjusted log-Jacobian of W(gamma) is Lee & Yu's transformed
+    Jacobian, exactly (no series term left)."""
+    mc = MCDesign(id="bal", n=25, t=4, effects="twoway", channels=(Channel("a", 0.3), Channel("b", 0.2)))
+    graphs = design_graphs(mc, 3)
+    panel = simulate(mc, graphs, 3, 0)
+    design = build_design({**SPEC, "effects": effects}, panel, graphs)
+    jac = ConvexLogJacobian(design, ["a", "b"])
+    assert jac.bound(0.9) < 1e-12
+    T = 4
+    for rho, g in ((0.4, 0.3), (0.9, 0.8), (-0.7, 0.5)):
+        w = g * design.weights["a"][0].toarray() + (1 - g) * design.weights["b"][0].toarray()
+        ld, l1 = np.linalg.slogdet(np.eye(len(w)) - rho * w)[1], np.log(1 - rho)
+        want = {"unit": (T - 1) * ld, "time": T * (ld - l1), "twoway": (T - 1) * (ld - l1)}[effects]
+        assert jac.exact(rho, np.array([g, 1 - g])) == pytest.approx(want, abs=1e-9)

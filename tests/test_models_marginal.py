@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from interdep.models.bayes.conv import ConvexLogJacobian
 from interdep.models.bayes.marginal import (
     _lag_marginal,
     _mixture_design,
@@ -103,9 +104,40 @@ def test_effects_integrated_out_equal_dummies_as_regressors(model_type):
     dummies = build_design({**spec, "effects": "none"}, panel, graphs)
     dummies.X = np.column_stack([twoway.X, d])
     dummies.names = twoway.names + [f"d{j}" for j in range(d.shape[1])]
-    lm_twoway = log_marginal(twoway, model_type).log_marginal
+    lm_twoway = log_marginal(twoway, model_type, adjust=False).log_marginal  # the dummy-variable model's
     lm_dummies = log_marginal(dummies, model_type).log_marginal
     assert lm_twoway == pytest.approx(lm_dummies + 0.5 * np.linalg.slogdet(d.T @ d)[1], rel=1e-9)
+
+
+@pytest.mark.parametrize("effects", ["unit", "twoway"])
+def test_adjusted_marginal_uses_lee_yus_jacobian(effects):
+    """Balanced, one fixed W: the default (adjusted) SAR marginal is the unadjusted one with the integrand's
+    log|A| replaced by Lee & Yu's transformed Jacobian, computed here by dense log-determinants and an
+    independent quadrature."""
+    from scipy.integrate import quad
+
+    W, x, y, N, T = _balanced()
+    design = _design(W, x, y, N, T, effects)
+    design.X, design.names = design.X[:, :2], design.names[:2]  # SAR: x1, x2
+    adjusted, plain = log_marginal(design, "sar"), log_marginal(design, "sar", adjust=False)
+    assert adjusted.interval == plain.interval and adjusted.rho_mean > plain.rho_mean
+    w = W.toarray()
+
+    def integrand(rho, lee_yu, top):
+        ld = np.linalg.slogdet(np.eye(N) - rho * w)[1]
+        lj = (T - 1) * ld - (T - 1) * np.log(1 - rho) * (effects == "twoway") if lee_yu else T * ld
+        q = design.projector(y - rho * design.lag("c", y))
+        xq = design.projector(design.X)
+        e = q - xq @ np.linalg.lstsq(xq, q, rcond=None)[0]
+        return np.exp(lj - 0.5 * (N * T - 2 - design.projector.n_effects) * np.log(e @ e) - top)
+
+    lo, hi = adjusted.interval
+    logs = []
+    for lee_yu, m in ((True, adjusted), (False, plain)):
+        top = np.log(integrand(m.rho_mean, lee_yu, 0.0))
+        val, _ = quad(integrand, lo, hi, args=(lee_yu, top), points=[m.rho_mean], epsabs=0, epsrel=1e-10, limit=200)
+        logs.append(np.log(val) + top)
+    assert adjusted.log_marginal - plain.log_marginal == pytest.approx(logs[0] - logs[1], rel=1e-6)
 
 
 def test_probabilities_match_spmixw_and_prior():
@@ -162,8 +194,9 @@ def test_subset_marginal_matches_quadrature_over_gamma():
     design = _two_channel_design("sar")
     m, gamma = subset_marginal(design, "sar", seed=2)
     grid = np.linspace(0, 1, 401)
+    jac = ConvexLogJacobian(design, ["a", "b"])
     vals = np.array([_lag_marginal(_mixture_design(design, ["a", "b"], np.array([g, 1 - g]), "sar"), "conv",
-                                   "sar").log_marginal for g in grid])
+                                   "sar", convex=(jac, np.array([g, 1 - g]))).log_marginal for g in grid])
     peak = vals.max()
     exact = np.log(np.trapezoid(np.exp(vals - peak), grid)) + peak  # Dirichlet(1, 1) density is 1
     assert abs(m.log_marginal - exact) < 4 * m.error + 1e-3

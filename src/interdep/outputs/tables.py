@@ -608,7 +608,10 @@ CHANNEL_CHOICE_ABSORBED = 0.1  # flag channels whose W y keeps less than this sd
 def channel_choice_note(table: pd.DataFrame) -> str:
     """What the channel-choice probabilities mean and do not mean, with the channels the effects absorb."""
     note = ("Posterior probability that each candidate generated the outcome, among the candidates listed (equal "
-            "prior unless configured; flat priors on the coefficients, rho uniform on its admissible interval). "
+            "prior unless configured; flat priors on the coefficients, rho uniform on its admissible interval; for "
+            "SAR and SDM with fixed effects the log-Jacobian is adjusted for the effects, log|A| - tr(P_D log A), "
+            "Lee & Yu's transformed Jacobian where it applies, which removes the pull of rho towards 0 that "
+            "integrating the effects out leaves). "
             "A low probability does not show that a channel has no effect: it says the data favour another "
             "candidate with the same regressors and effects; probabilities across model types (SAR against SDM) "
             "also depend on the flat prior of the coefficients. Subsets of channels (a+b) are the convex "

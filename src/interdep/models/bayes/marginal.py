@@ -21,6 +21,14 @@ spmixw use ``m = (n - 1)/2`` whatever ``p`` and ``lgamma(m) - m log(2 pi)``: ava
 in the weight the integrand gives the log-determinant against the residuals, and only the exact one is the
 posterior that the samplers (``sar_conv``) draw from.
 
+Adjusted log-Jacobian (SAR / SDM with fixed effects, the default): integrating the effects out under flat
+priors leaves ``rho`` with the full ``log|A(rho)|`` while the quadratic form loses ``p`` degrees of freedom, which
+pulls ``rho`` towards 0 by ``O(p/n)``; as the MCMC samplers do (:func:`~interdep.models.bayes.core.
+effects_jacobian_weights`), the integrand uses ``log|A| - tr(P_D log A)`` instead (Lee & Yu's transformed
+Jacobian in the balanced fixed-``W`` case), from the eigen-decomposition of every year's ``W``. Strictly this
+makes the marginal a marginal of the transformed (Lee-Yu) likelihood rather than of the dummy-variable model;
+``adjust=False`` and ``convention="lesage"`` give the unadjusted values (spmixw's).
+
 Fixed effects are parameters with flat priors, integrated out exactly. For SAR / SDM this is the within
 projection of :class:`interdep.models.design.EffectsProjector` (the ML engine's design) and ``|X'X|`` becomes
 ``|X'QX|`` (the constant ``|D'D|`` of the dummies is left out: it is the same for every model of one sample). For
@@ -34,10 +42,11 @@ Subsets of channels (Bayesian model averaging over the non-empty subsets, Debars
 convex-combination model ``W(gamma) = sum_k gamma_k W_k`` (SDM: ``X(gamma) = [X, W(gamma) X]``) with ``gamma``
 uniform on the simplex (Dirichlet(1, ..., 1)) and ``rho | gamma`` uniform on the admissible interval of
 ``W(gamma)``, so that a subset's marginal tends to the single channel's at a vertex of the simplex. For each
-``gamma`` the marginal ``p(y | gamma)`` is the single-W marginal above, exact (eigenvalues of every year's
-``W_t(gamma)``); the integral over ``gamma`` is by adaptive importance sampling (a scrambled Sobol round from the
-prior, then Dirichlet proposals fitted to the weighted draws, mixed with the prior), and its standard error is
-reported with the value.
+``gamma`` the marginal ``p(y | gamma)`` is the single-W marginal above (eigenvalues of every year's
+``W_t(gamma)``; the effects adjustment as ``sar_conv`` computes it,
+:class:`~interdep.models.bayes.conv.ConvexLogJacobian`, exact or within its stated series bound); the integral
+over ``gamma`` is by adaptive importance sampling (a scrambled Sobol round from the prior, then Dirichlet
+proposals fitted to the weighted draws, mixed with the prior), and its standard error is reported with the value.
 """
 
 from __future__ import annotations
@@ -54,6 +63,8 @@ from scipy import stats
 from scipy.special import gammaln, logsumexp
 
 from interdep.errors import EstimationError, InputError
+from interdep.models.bayes.conv import ConvexLogJacobian
+from interdep.models.bayes.core import adjusted_log_jacobian, effects_jacobian_weights
 from interdep.models.design import Design, build_design
 from interdep.models.panel_ml import _parts, _spectra, rho_bounds, single_thread_blas
 
@@ -180,12 +191,34 @@ def _slogdet_pd(a: np.ndarray, what: str) -> float:
     return float(value)
 
 
-def _lag_marginal(design: Design, channel: str, model_type: str, convention: str = "exact") -> Marginal:
-    """SAR / SDM: ``rho`` integrated numerically, ``beta``, effects and ``sigma`` analytically."""
+def _lag_marginal(design: Design, channel: str, model_type: str, convention: str = "exact",
+                  adjust: bool | None = None, convex: tuple[Any, np.ndarray] | None = None) -> Marginal:
+    """SAR / SDM: ``rho`` integrated numerically, ``beta``, effects and ``sigma`` analytically; the log-Jacobian
+    adjusted for the fixed effects when ``adjust`` (default: with the ``exact`` convention). ``convex``: a
+    :class:`~interdep.models.bayes.conv.ConvexLogJacobian` and the ``gamma`` of ``design``'s ``W(gamma)``, whose
+    adjustment is used (the one ``sar_conv`` samples with; no eigenvectors of ``W(gamma)`` needed)."""
     parts = _parts(design)  # projected X, and residuals of Qy and Q W y on QX (the ML engine's quantities)
     spectra = _spectra(design, channel)
     lo, hi = rho_bounds([s.lam for s in spectra])
-    logdet = _log_jacobian(spectra)
+    adjusted = convention == "exact" if adjust is None else adjust
+    weights = effects_jacobian_weights(design, channel) if adjusted and convex is None else None
+    if convex is not None and adjusted and convex[0].adjusted:
+        jac, gamma = convex
+        lam = np.concatenate([s.lam for s in spectra])
+        keep = np.concatenate([np.full(len(s.lam), 1.0 - d) for s, d in zip(spectra, jac.year_d, strict=True)])
+
+        def logdet(rho: np.ndarray) -> np.ndarray:  # sum_t (1 - d_t) log|A_t| - the rest of the adjustment
+            out = np.empty(len(rho))
+            for i in range(0, len(rho), 256):
+                out[i:i + 256] = np.log(np.abs(1.0 - rho[i:i + 256, None] * lam)) @ keep
+            return out - jac.adjustments(rho, gamma)
+    elif weights is None:
+        logdet = _log_jacobian(spectra)
+    else:
+        lams = [s.lam for s in _spectra(design, channel, vectors=True)]
+
+        def logdet(rho: np.ndarray) -> np.ndarray:
+            return adjusted_log_jacobian(lams, weights, rho)
     k = parts.Xt.shape[1]
     dof, const = _constant(design.n_obs, k + design.projector.n_effects, hi - lo, convention)
     log_xx = _slogdet_pd(parts.Xt.T @ parts.Xt, f"model {design.model_id!r}: X'X") if k else 0.0
@@ -249,7 +282,7 @@ def _error_marginal(design: Design, channel: str, convention: str = "exact") -> 
     return Marginal("sem", channel, const + 0.5 * log_dd + log_int, mean, sd, (lo, hi), err)
 
 
-def log_marginal(design: Design, model_type: str, convention: str = "exact") -> Marginal:
+def log_marginal(design: Design, model_type: str, convention: str = "exact", adjust: bool | None = None) -> Marginal:
     """The flat-prior log-marginal likelihood of one single-channel model.
 
     Parameters
@@ -262,6 +295,10 @@ def log_marginal(design: Design, model_type: str, convention: str = "exact") -> 
     convention : {"exact", "lesage"}
         ``exact`` (default): the flat-prior marginal, ``SSR^-(n - p)/2``; ``lesage``: LeSage's and spmixw's
         ``SSR^-(n - 1)/2`` with its constant (for comparisons with that code).
+    adjust : bool, optional
+        SAR / SDM with fixed effects: the log-Jacobian adjusted for the effects, ``log|A| - tr(P_D log A)``
+        (:func:`~interdep.models.bayes.core.effects_jacobian_weights`). Default: adjusted with the ``exact``
+        convention, not with ``lesage`` (spmixw's values). The SEM is never adjusted.
 
     Returns
     -------
@@ -276,7 +313,7 @@ def log_marginal(design: Design, model_type: str, convention: str = "exact") -> 
     with single_thread_blas():
         if model_type == "sem":
             return _error_marginal(design, design.channels[0], convention)
-        return _lag_marginal(design, design.channels[0], model_type, convention)
+        return _lag_marginal(design, design.channels[0], model_type, convention, adjust)
 
 
 def _mixture_design(design: Design, channels: Sequence[str], gamma: np.ndarray, model_type: str) -> Design:
@@ -346,6 +383,7 @@ def subset_marginal(design: Design, model_type: str, *, seed: int = 0,
     prior = np.ones(C)
     alpha = prior
     with single_thread_blas():
+        jacobian = ConvexLogJacobian(design, channels)
         for r, m in enumerate(rounds):
             if r == 0:
                 g = _simplex_from_cube(stats.qmc.Sobol(C - 1, scramble=True, seed=rng).random(m))
@@ -357,8 +395,8 @@ def subset_marginal(design: Design, model_type: str, *, seed: int = 0,
                 g /= g.sum(axis=1, keepdims=True)
                 log_q = np.logaddexp(np.log1p(-_DEFENSIVE) + stats.dirichlet.logpdf(g.T, alpha),
                                      np.log(_DEFENSIVE) + log_prior)
-            fits = [_lag_marginal(_mixture_design(design, channels, gi, model_type), "conv", model_type)
-                    for gi in g]
+            fits = [_lag_marginal(_mixture_design(design, channels, gi, model_type), "conv", model_type,
+                                  convex=(jacobian, gi)) for gi in g]
             log_w = np.array([f.log_marginal for f in fits]) + log_prior - log_q
             w = np.exp(log_w - log_w.max())
             alpha = _fit_dirichlet(g, w)
