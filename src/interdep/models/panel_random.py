@@ -1,0 +1,325 @@
+"""Maximum likelihood for the spatial-lag panel with random unit effects, and the spatial Hausman test.
+
+Model (stacked by year, one channel): ``y = rho W y + X beta + mu_i + e`` with ``mu_i ~ N(0, sigma2_mu)`` and
+``e ~ N(0, sigma2 I)`` independent of each other and of ``X`` (Anselin 1988; Baltagi, Egger & Pfaffermayr;
+Elhorst 2014, ch. 3; R splm's ``spml(model = "random", lag = TRUE)``). ``W`` is block-diagonal with one block
+per year (blocks may differ; the panel may be unbalanced). With ``time_effects`` (``effects: random_time``) the
+year dummies enter ``X`` as fixed coefficients (all but the first year), estimated jointly.
+
+The error covariance is ``Omega = sigma2 (I + phi D D')``, ``phi = sigma2_mu / sigma2`` and ``D`` the unit
+dummies. With ``T_i`` the number of years unit ``i`` is observed, ``Omega^-1/2`` is the quasi-demeaning
+``v_it - (1 - theta_i) vbar_i`` with ``theta_i = (1 + T_i phi)^(-1/2)`` (exact for unbalanced panels), so
+
+    log L = -n/2 log(2 pi sigma2) - 1/2 sum_i log(1 + T_i phi) + sum_t log|I - rho W_t|
+            - 1/(2 sigma2) |S (y - rho W y - X beta)|^2,      S = quasi-demeaning.
+
+For given ``(rho, phi)`` beta is GLS and ``sigma2 = SSR / n`` (ML, as splm); the concentrated likelihood is
+maximised over ``rho`` (inner, the residual sum of squares is a quadratic in ``rho``, the log-Jacobian comes from
+each year's eigenvalues) and over ``log phi`` (outer; ``phi`` in ``[1e-8, 1e8]``, splm's range).
+
+Standard errors: the inverse of the analytical expected information of ``(beta, rho, sigma2, phi)`` (the
+random-effects counterpart of Anselin's / Lee's information that :mod:`interdep.models.panel_ml` uses), with
+``G = W (I - rho W)^-1``, ``Sigma = I + phi D D'``, ``Theta = diag(phi / (1 + T_i phi))``, ``M = D'GD``:
+
+* ``I_bb = X' Sigma^-1 X / sigma2``, ``I_br = X' Sigma^-1 G X beta / sigma2``;
+* ``I_rr = tr(GG) + tr(G' Sigma^-1 G Sigma) + (G X beta)' Sigma^-1 (G X beta) / sigma2`` with
+  ``tr(G' Sigma^-1 G Sigma) = (1 + phi) tr(G'G) - sum_i Theta_i (sum_t G_t G_t')_ii - phi tr(Theta M M')``;
+* ``I_r,s2 = tr(G) / sigma2``, ``I_r,phi = sum_i M_ii / (1 + T_i phi)``, ``I_s2,s2 = n / (2 sigma2^2)``,
+  ``I_s2,phi = sum_i T_i / (1 + T_i phi) / (2 sigma2)``, ``I_phi,phi = 1/2 sum_i (T_i / (1 + T_i phi))^2``.
+
+splm reports instead ``sigma2 (X' Sigma^-1 X)^-1`` for beta (GLS given rho and phi, i.e. ignoring their
+estimation) and a finite-difference Hessian of the concentrated likelihood for ``(phi, rho)``;
+``diagnostics["cov_beta_gls"]`` holds the former so the convention can be compared.
+
+Hausman test (:func:`hausman`, as splm's ``sphtest``): ``H = |d' (V_fe - V_re)^-1 d|`` with ``d`` the
+difference of the slope coefficients common to the fixed-effects ("within") and random-effects fits (no
+constant, no rho: splm compares the coefficients only), chi-squared with as many degrees of freedom.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from scipy import optimize, stats
+
+from interdep.errors import EstimationError, InputError
+from interdep.models.design import Design, check_collinearity
+from interdep.models.panel_ml import _spectra, at_bound, rho_bounds, single_thread_blas
+from interdep.models.result import Estimate
+
+__all__ = ["RANDOM_EFFECTS", "fixed_counterpart", "fit_sar_re", "hausman", "profile_re"]
+
+RANDOM_EFFECTS = ("random", "random_time")
+PHI_BOUNDS = (1e-8, 1e8)  # splm's search range for phi = sigma2_mu / sigma2
+
+
+def fixed_counterpart(effects: str) -> str:
+    """The fixed-effects specification a random-effects one is tested against (Hausman)."""
+    return {"random": "unit", "random_time": "twoway"}[effects]
+
+
+class _RandomEffects:
+    """Quasi-demeaning, concentrated likelihood and information of one design (see the module docstring)."""
+
+    def __init__(self, design: Design, time_effects: bool):
+        if len(design.channels) != 1:
+            raise InputError(f"model {design.model_id!r}: random effects take exactly one weights channel",
+                             value=list(design.channels))
+        if "const" not in design.names:
+            raise EstimationError(f"model {design.model_id!r}: random effects need a constant in the design")
+        self.design = design
+        self.channel = design.channels[0]
+        _, self.unit = np.unique(design.sample["ccode"].to_numpy(), return_inverse=True)
+        self.T_i = np.bincount(self.unit).astype(float)
+        if design.n_units < 2 or self.T_i.max() < 2:
+            raise EstimationError(f"model {design.model_id!r}: random effects need states observed in two or more "
+                                  f"years ({design.n_units} states, at most {int(self.T_i.max())} year(s) each)")
+        X, names = design.X, list(design.names)
+        if time_effects:
+            year = design.sample["year"].to_numpy()
+            dummies = [(year == y).astype(float) for y in design.years[1:]]
+            X = np.column_stack([X, *dummies]) if dummies else X
+            names += [f"year_{int(y)}" for y in design.years[1:]]
+        check_collinearity(X, names, design.model_id)
+        self.X, self.names = X, names
+        self.wy = design.lag(self.channel, design.y)
+        self.lam = np.concatenate([s.lam for s in _spectra(design, self.channel)])
+        self.bounds = rho_bounds([s.lam for s in _spectra(design, self.channel)])
+
+    # -- transformations
+    def unit_sum(self, v: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(self.T_i),) + v.shape[1:])
+        np.add.at(out, self.unit, v)
+        return out
+
+    def quasi_demean(self, v: np.ndarray, phi: float) -> np.ndarray:
+        """``Sigma^-1/2 v``: ``v_it - (1 - theta_i) vbar_i``."""
+        theta = 1.0 / np.sqrt(1.0 + self.T_i * phi)
+        c = (1.0 - theta) / self.T_i
+        return v - (c[:, None] * self.unit_sum(v))[self.unit] if v.ndim == 2 else v - (c * self.unit_sum(v))[self.unit]
+
+    def sigma_inv(self, v: np.ndarray, phi: float) -> np.ndarray:
+        """``Sigma^-1 v = v - D Theta D' v``."""
+        th = phi / (1.0 + self.T_i * phi)
+        s = self.unit_sum(v)
+        return v - (th[:, None] * s)[self.unit] if v.ndim == 2 else v - (th * s)[self.unit]
+
+    # -- likelihood
+    def regressions(self, phi: float) -> tuple[np.ndarray, np.ndarray]:
+        """GLS coefficients of ``y`` and ``Wy`` on ``X`` (columns) and the 2x2 cross products of their residuals."""
+        Z = self.quasi_demean(np.column_stack([self.design.y, self.wy]), phi)
+        Xs = self.quasi_demean(self.X, phi)
+        coef, *_ = np.linalg.lstsq(Xs, Z, rcond=None)
+        r = Z - Xs @ coef
+        return coef, r.T @ r
+
+    def logdet(self, rho: float) -> float:
+        return float(np.sum(np.log(np.abs(1.0 - rho * self.lam))))
+
+    def loglik(self, rho: float, phi: float, gram: np.ndarray) -> float:
+        n = self.design.n_obs
+        ssr = gram[0, 0] - 2 * rho * gram[0, 1] + rho**2 * gram[1, 1]
+        return (-0.5 * n * (np.log(2 * np.pi) + 1 + np.log(ssr / n)) - 0.5 * np.sum(np.log1p(self.T_i * phi))
+                + self.logdet(rho))
+
+    def best_rho(self, phi: float) -> tuple[float, float]:
+        """The ``rho`` maximising the likelihood at ``phi``, and the maximum."""
+        _, gram = self.regressions(phi)
+        res = optimize.minimize_scalar(lambda r: -self.loglik(r, phi, gram), bounds=self.bounds, method="bounded",
+                                       options={"xatol": 1e-12})
+        return float(res.x), -float(res.fun)
+
+    def best_phi(self, rho: float | None = None) -> tuple[float, float]:
+        """The ``phi`` maximising the likelihood (over ``rho`` too when ``rho`` is None), and the maximum."""
+        def negll(eta: float) -> float:
+            phi = float(np.exp(eta))
+            if rho is None:
+                return -self.best_rho(phi)[1]
+            return -self.loglik(rho, phi, self.regressions(phi)[1])
+
+        lo, hi = np.log(PHI_BOUNDS[0]), np.log(PHI_BOUNDS[1])
+        res = optimize.minimize_scalar(negll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
+        return float(np.exp(res.x)), -float(res.fun)
+
+    # -- information
+    def information(self, beta: np.ndarray, rho: float, sigma2: float, phi: float) -> np.ndarray:
+        """Expected information of ``(beta, rho, sigma2, phi)`` (module docstring)."""
+        d, X, unit, T_i = self.design, self.X, self.unit, self.T_i
+        k, N = X.shape[1], len(T_i)
+        mu = X @ beta
+        gmu = np.empty(d.n_obs)
+        tr_g = tr_gg = tr_gtg = 0.0
+        ggt_ii = np.zeros(N)
+        M = np.zeros((N, N))
+        for blk, w in zip(d.blocks, d.weights[self.channel], strict=True):
+            wd = w.toarray()
+            g = np.linalg.solve((np.eye(wd.shape[0]) - rho * wd).T, wd.T).T  # W (I - rho W)^-1
+            gmu[blk] = g @ mu[blk]
+            u = unit[blk]
+            tr_g += np.trace(g)
+            tr_gg += np.sum(g * g.T)
+            sq = g * g
+            tr_gtg += sq.sum()
+            ggt_ii[u] += sq.sum(axis=1)
+            M[np.ix_(u, u)] += g
+        theta = phi / (1.0 + T_i * phi)
+        tr_gsgs = (1.0 + phi) * tr_gtg - theta @ ggt_ii - phi * np.sum(theta[:, None] * M * M)
+        sx = self.sigma_inv(X, phi)
+        info = np.zeros((k + 3, k + 3))
+        info[:k, :k] = X.T @ sx / sigma2
+        info[:k, k] = info[k, :k] = sx.T @ gmu / sigma2
+        info[k, k] = tr_gg + tr_gsgs + gmu @ self.sigma_inv(gmu, phi) / sigma2
+        info[k, k + 1] = info[k + 1, k] = tr_g / sigma2
+        info[k, k + 2] = info[k + 2, k] = np.sum(np.diag(M) / (1.0 + T_i * phi))
+        info[k + 1, k + 1] = d.n_obs / (2 * sigma2**2)
+        info[k + 1, k + 2] = info[k + 2, k + 1] = np.sum(T_i / (1.0 + T_i * phi)) / (2 * sigma2)
+        info[k + 2, k + 2] = 0.5 * np.sum((T_i / (1.0 + T_i * phi)) ** 2)
+        return info
+
+    def observed_information(self, beta: np.ndarray, rho: float, sigma2: float, phi: float) -> np.ndarray:
+        """Minus the analytical Hessian of the log-likelihood in ``(beta, rho, sigma2, phi)`` at the estimate."""
+        d, X, T_i = self.design, self.X, self.T_i
+        k = X.shape[1]
+        r = d.y - rho * self.wy - X @ beta
+        tr_gg = 0.0
+        for w in d.weights[self.channel]:
+            wd = w.toarray()
+            g = np.linalg.solve((np.eye(wd.shape[0]) - rho * wd).T, wd.T).T
+            tr_gg += np.sum(g * g.T)
+        dth = 1.0 / (1.0 + T_i * phi) ** 2  # d Theta / d phi; d Sigma^-1 / d phi = -D diag(dth) D'
+        z = np.column_stack([X, self.wy])  # d r / d(beta, rho) = -z
+        pz, pr = self.sigma_inv(z, phi), self.sigma_inv(r, phi)
+        ur, uz = self.unit_sum(r), self.unit_sum(z)
+        info = np.zeros((k + 3, k + 3))
+        info[:k + 1, :k + 1] = z.T @ pz / sigma2
+        info[k, k] += tr_gg
+        info[:k + 1, k + 1] = info[k + 1, :k + 1] = z.T @ pr / sigma2**2
+        info[:k + 1, k + 2] = info[k + 2, :k + 1] = uz.T @ (dth * ur) / sigma2
+        info[k + 1, k + 1] = -d.n_obs / (2 * sigma2**2) + r @ pr / sigma2**3
+        info[k + 1, k + 2] = info[k + 2, k + 1] = ur @ (dth * ur) / (2 * sigma2**2)
+        info[k + 2, k + 2] = (-0.5 * np.sum((T_i / (1.0 + T_i * phi)) ** 2)
+                              + np.sum(T_i * ur**2 / (1.0 + T_i * phi) ** 3) / sigma2)
+        return info
+
+
+def fit_sar_re(design: Design, *, estimator: str = "sar_ml", time_effects: bool = False,
+               information: str = "expected") -> Estimate:
+    """Fit a SAR (or SDM, with ``W_<channel>_<x>`` columns) panel with random unit effects by maximum likelihood.
+
+    Parameters
+    ----------
+    design : Design
+        From :func:`interdep.models.design.build_design` with ``effects: none`` (so ``X`` holds ``const``); one
+        channel; balanced or unbalanced, ``W`` may vary by year.
+    estimator : str
+        Name recorded in the result.
+    time_effects : bool
+        Add year dummies as fixed coefficients (``effects: random_time``; not reported as terms).
+    information : {"expected", "observed"}
+        Covariance from the analytical expected information (default, as the fixed-effects fits) or the
+        analytical observed information (minus the Hessian; what splm's finite-difference Hessian approximates
+        for rho and phi).
+
+    Returns
+    -------
+    Estimate
+        Terms: the design's columns, then ``rho_<channel>``. ``sigma2`` is the idiosyncratic variance (ML);
+        ``diagnostics`` holds ``phi`` (``sigma2_mu / sigma2``) and its standard error, ``sigma2_mu``,
+        ``cov_beta_gls`` (splm's beta covariance) and ``notes``; ``log_likelihood`` is the full likelihood.
+    """
+    with single_thread_blas():
+        t0 = time.perf_counter()
+        re = _RandomEffects(design, time_effects)
+        phi, _ = re.best_phi()
+        rho, loglik = re.best_rho(phi)
+        coef, gram = re.regressions(phi)
+        beta_all = coef[:, 0] - rho * coef[:, 1]
+        n = design.n_obs
+        sigma2 = float(gram[0, 0] - 2 * rho * gram[0, 1] + rho**2 * gram[1, 1]) / n
+        if information not in ("expected", "observed"):
+            raise ValueError(f"information must be 'expected' or 'observed', not {information!r}")
+        info = (re.information if information == "expected" else re.observed_information)(beta_all, rho, sigma2, phi)
+        try:
+            cov_all = np.linalg.inv(info)
+        except np.linalg.LinAlgError as err:
+            raise EstimationError(f"model {design.model_id!r}: singular information matrix") from err
+        k, kd = re.X.shape[1], len(design.names)  # all coefficients / reported (without year dummies)
+        keep = [*range(kd), k]
+        xs = re.quasi_demean(re.X, phi)
+        cov_gls = sigma2 * np.linalg.inv(xs.T @ xs)
+    notes = [f"random unit effects (ML): phi = sigma2_mu / sigma2 = {phi:.6g}, quasi-demeaning with theta_i = "
+             "(1 + T_i phi)^(-1/2) per state (exact for unbalanced panels); sigma2 = SSR/n (ML); s.e. from the "
+             "expected information of (beta, rho, sigma2, phi)"]
+    if time_effects:
+        notes.append(f"year effects as fixed coefficients ({len(design.years) - 1} year dummies, not shown)")
+    converged, message = True, ""
+    if at_bound(rho, re.bounds):
+        converged, message = False, "rho at the boundary of the admissible interval"
+    if phi <= PHI_BOUNDS[0] * 1.01:
+        notes.append("phi at its lower bound (no state-level variance): the random-effects fit is the pooled one")
+    elif phi >= PHI_BOUNDS[1] * 0.99:
+        converged = False
+        message = (message + "; " if message else "") + "phi at its upper bound"
+    se_phi = float(np.sqrt(cov_all[k + 2, k + 2]))
+    return Estimate(
+        estimator=estimator,
+        terms=list(design.names) + [f"rho_{re.channel}"],
+        params=np.concatenate([beta_all[:kd], [rho]]),
+        cov=cov_all[np.ix_(keep, keep)],
+        sigma2=sigma2,
+        n_obs=n,
+        log_likelihood=float(loglik),
+        n_params_likelihood=kd + 2,  # coefficients, rho and phi (not sigma2 nor year dummies, as the FE fits)
+        converged=converged,
+        message=message,
+        diagnostics={
+            "random_effects": {"phi": phi, "phi_std_error": se_phi, "sigma2_mu": phi * sigma2, "sigma2": sigma2,
+                               "time_effects": time_effects},
+            "cov_beta_gls": cov_gls[:kd, :kd],
+            "rho_bounds": {re.channel: list(re.bounds)},
+            "notes": notes,
+            "seconds_estimation": time.perf_counter() - t0,
+        },
+    )
+
+
+def profile_re(design: Design, rho_hat: float, *, time_effects: bool = False, points: int = 41,
+               half_width: float = 0.3) -> list[tuple[str, float, float]]:
+    """The log-likelihood profiled over ``rho`` (beta, sigma2 and phi maximised at each ``rho``): rows
+    ``(channel, rho, log_likelihood)`` on ``rho_hat +- half_width`` within the admissible interval."""
+    with single_thread_blas():
+        re = _RandomEffects(design, time_effects)
+        lo, hi = re.bounds
+        margin = 1e-3 * (hi - lo)
+        grid = np.linspace(max(lo + margin, rho_hat - half_width), min(hi - margin, rho_hat + half_width), points)
+        return [(re.channel, float(r), re.best_phi(float(r))[1]) for r in grid]
+
+
+def hausman(fixed: Estimate, random: Estimate) -> dict[str, object]:
+    """Spatial Hausman test of random against fixed unit effects (splm's ``sphtest``).
+
+    Compares the coefficients the two fits share (the slopes: the fixed-effects fit has no constant, and rho is
+    left out as in splm), ``H = |d' (V_fixed - V_random)^-1 d|`` ~ chi2(len(d)). Under the null (effects
+    uncorrelated with the regressors) both are consistent and the random-effects one efficient.
+
+    Returns
+    -------
+    dict
+        ``statistic``, ``df``, ``p_value``, ``terms`` and ``variance_difference_positive_definite`` (when it is
+        not, the statistic's chi-squared reference is doubtful; splm takes the absolute value regardless).
+    """
+    terms = [t for t in fixed.terms if t in random.terms and not t.startswith("rho_")]
+    if not terms:
+        raise EstimationError("Hausman test: the fixed- and random-effects fits share no coefficient")
+    fi = [fixed.terms.index(t) for t in terms]
+    ri = [random.terms.index(t) for t in terms]
+    d = fixed.params[fi] - random.params[ri]
+    dv = fixed.cov[np.ix_(fi, fi)] - random.cov[np.ix_(ri, ri)]
+    try:
+        stat = float(abs(d @ np.linalg.solve(dv, d)))
+    except np.linalg.LinAlgError as err:
+        raise EstimationError("Hausman test: the difference of the covariance matrices is singular") from err
+    df = len(terms)
+    return {"statistic": stat, "df": df, "p_value": float(stats.chi2.sf(stat, df)), "terms": terms,
+            "variance_difference_positive_definite": bool(np.all(np.linalg.eigvalsh((dv + dv.T) / 2) > 0))}
