@@ -123,6 +123,13 @@ class _RandomEffects:
         return (-0.5 * n * (np.log(2 * np.pi) + 1 + np.log(ssr / n)) - 0.5 * np.sum(np.log1p(self.T_i * phi))
                 + self.logdet(rho))
 
+    def evaluate(self, rho: float, phi: float) -> tuple[np.ndarray, float, float]:
+        """GLS coefficients (all columns, year dummies included), ``sigma2`` (ML) and the log-likelihood at
+        ``(rho, phi)``."""
+        coef, gram = self.regressions(phi)
+        ssr = gram[0, 0] - 2 * rho * gram[0, 1] + rho**2 * gram[1, 1]
+        return coef[:, 0] - rho * coef[:, 1], float(ssr) / self.design.n_obs, self.loglik(rho, phi, gram)
+
     def best_rho(self, phi: float) -> tuple[float, float]:
         """The ``rho`` maximising the likelihood at ``phi``, and the maximum."""
         _, gram = self.regressions(phi)
@@ -232,11 +239,9 @@ def fit_sar_re(design: Design, *, estimator: str = "sar_ml", time_effects: bool 
         t0 = time.perf_counter()
         re = _RandomEffects(design, time_effects)
         phi, _ = re.best_phi()
-        rho, loglik = re.best_rho(phi)
-        coef, gram = re.regressions(phi)
-        beta_all = coef[:, 0] - rho * coef[:, 1]
+        rho, _ = re.best_rho(phi)
+        beta_all, sigma2, loglik = re.evaluate(rho, phi)
         n = design.n_obs
-        sigma2 = float(gram[0, 0] - 2 * rho * gram[0, 1] + rho**2 * gram[1, 1]) / n
         if information not in ("expected", "observed"):
             raise ValueError(f"information must be 'expected' or 'observed', not {information!r}")
         info = (re.information if information == "expected" else re.observed_information)(beta_all, rho, sigma2, phi)
