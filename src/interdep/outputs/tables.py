@@ -22,7 +22,8 @@ from interdep.io import read_table
 
 STARS = ((0.01, "***"), (0.05, "**"), (0.1, "*"))
 STAR_LEGEND = "* p < 0.1, ** p < 0.05, *** p < 0.01"
-EFFECT_LABELS = {"none": "none", "unit": "state", "time": "year", "twoway": "state + year"}
+EFFECT_LABELS = {"none": "none", "unit": "state", "time": "year", "twoway": "state + year",
+                 "random": "random state", "random_time": "year + random state"}
 # estimator key -> its name in words; estimators not listed are shown by their key
 ESTIMATOR_NAMES = {"ols": "OLS", "slx": "SLX, OLS", "sar_ml": "SAR, ML", "sdm_ml": "SDM, ML", "sem_ml": "SEM, ML",
                    "sar_gmm": "SAR, S2SLS", "sac": "SAC, GMM", "sac_ml": "SAC, ML", "sar_tobit": "SAR Tobit, Bayes",
@@ -378,9 +379,14 @@ DIAGNOSTIC_LABELS = {"lm_error": "LM error", "lm_lag": "LM lag", "robust_lm_erro
 
 
 def diagnostics_table(models: Mapping[str, tuple[dict, pd.DataFrame]]) -> pd.DataFrame:
-    """Spatial diagnostics of OLS residuals (LM tests, Moran's I) of every model that has them."""
+    """Spatial diagnostics of OLS residuals (LM tests, Moran's I) and the Hausman test of random against fixed
+    effects of every model that has them."""
     rows = []
     for model_id, (fit, _) in models.items():
+        test = fit.get("hausman")
+        if test:
+            rows.append((model_id, ", ".join(fit["weights"]), f"Hausman, random vs fixed effects (df {test['df']})",
+                         test["statistic"], None, test["p_value"]))
         diag = fit.get("spatial_diagnostics")
         if not diag:
             continue
@@ -649,7 +655,8 @@ def write_tables(*, model_dirs: Sequence[str | Path], tables: Mapping[str, Seque
     _write_parts(out_dir, "impacts", impacts_parts(numbers, model_labels, fits), numbers)
     diagnostics = diagnostics_table(models)
     _write_formats(out_dir, "diagnostics", diagnostics_display(diagnostics, model_labels), diagnostics,
-                   "Lagrange multiplier tests (chi-squared) and Moran's I (z) of OLS residuals on the named channel.",
+                   "Lagrange multiplier tests (chi-squared) and Moran's I (z) of OLS residuals on the named channel; "
+                   "Hausman: spatial Hausman test (chi-squared) of the random- against the fixed-effects slopes.",
                    caption="Spatial diagnostics of OLS residuals")
     samples = {m: read_table(Path(d) / "sample.csv") for m, d in zip(models, model_dirs, strict=True)}
     desc = sample_descriptives(panel, samples, fits, book, model_labels)
