@@ -203,7 +203,8 @@ def _dispatch(est_name: str, spec: Mapping[str, Any], design: Design, seed: int)
         est = _fit_ols_like(design, slx=est_name == "slx")
         return est, linear_impacts(est, design.regressors, design.channels if est_name == "slx" else [])
     if est_name in ("sar_ml", "sdm_ml") and spec.get("effects") in RANDOM_EFFECTS:
-        est = fit_sar_re(design, estimator=est_name, time_effects=spec["effects"] == "random_time")
+        est = fit_sar_re(design, estimator=est_name, time_effects=spec["effects"] == "random_time",
+                         lee_yu=bool(spec.get("lee_yu", True)))
         return est, spatial_impacts(est, design, draws=draws, seed=seed)
     if est_name in ("sar_ml", "sdm_ml"):
         if draws and len(design.channels) == 1:  # one eigen-decomposition per distinct year for fit and impacts
@@ -331,7 +332,8 @@ def fit_model(
     seconds = time.perf_counter() - t0
     if random:
         rho_hat = estimate.spatial("rho")[design.channels[0]]
-        profile = pd.DataFrame(profile_re(design, rho_hat, time_effects=spec["effects"] == "random_time"),
+        profile = pd.DataFrame(profile_re(design, rho_hat, time_effects=spec["effects"] == "random_time",
+                                          lee_yu=bool(spec.get("lee_yu", True))),
                                columns=["channel", "rho", "log_likelihood"])
     elif est_name in ("sar_ml", "sdm_ml"):
         profile = profile_log_likelihood(design, np.array(list(estimate.spatial("rho").values())),
@@ -361,7 +363,10 @@ def _random_effects_json(spec: Mapping[str, Any], est_name: str, panel: pd.DataF
     re = estimate.diagnostics["random_effects"]
     return {
         "effects": spec["effects"],
-        "random_effects": {k: _num(re[k]) for k in ("phi", "phi_std_error", "sigma2_mu", "sigma2")},
+        "random_effects": {**{k: _num(re[k]) for k in ("phi", "phi_std_error", "sigma2_mu", "sigma2")},
+                           "time_transformation": bool(re["time_transformation"])},
+        **({"log_likelihood_transformed": _num(estimate.diagnostics["log_likelihood_transformed"])}
+           if "log_likelihood_transformed" in estimate.diagnostics else {}),
         "hausman": {"statistic": _num(test["statistic"]), "df": int(test["df"]), "p_value": _num(test["p_value"]),
                     "against": f"{est_name}, effects: {fixed_effects} (lee_yu: {bool(spec.get('lee_yu', True))})",
                     "terms": test["terms"],

@@ -41,6 +41,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import scipy.linalg as sla
 from scipy import optimize, stats
 
 from interdep.errors import EstimationError, InputError
@@ -48,10 +49,16 @@ from interdep.models.design import Design, check_collinearity
 from interdep.models.panel_ml import _spectra, at_bound, rho_bounds, single_thread_blas
 from interdep.models.result import Estimate
 
-__all__ = ["RANDOM_EFFECTS", "fixed_counterpart", "fit_sar_re", "hausman", "profile_re"]
+__all__ = ["RANDOM_EFFECTS", "fit_sar_re", "fixed_counterpart", "hausman", "profile_re", "transform_applies"]
 
 RANDOM_EFFECTS = ("random", "random_time")
 PHI_BOUNDS = (1e-8, 1e8)  # splm's search range for phi = sigma2_mu / sigma2
+
+
+def transform_applies(design: Design) -> bool:
+    """Whether the time-demeaning transformation is exact: a balanced panel, every ``W_t`` row-standardised."""
+    return design.balanced and all(np.allclose(np.asarray(w.sum(axis=1)).ravel(), 1.0, atol=1e-10)
+                                   for c in design.channels for w in design.weights[c])
 
 
 def fixed_counterpart(effects: str) -> str:
@@ -60,9 +67,14 @@ def fixed_counterpart(effects: str) -> str:
 
 
 class _RandomEffects:
-    """Quasi-demeaning, concentrated likelihood and information of one design (see the module docstring)."""
+    """Quasi-demeaning, concentrated likelihood and information of one design (see the module docstring).
 
-    def __init__(self, design: Design, time_effects: bool):
+    With ``transform`` (time effects, balanced, every ``W_t`` row-standardised) the arrays are those of the
+    time-demeaned model ``F'y_t = rho F'W_tF F'y_t + F'X_t beta + F'mu + F'e_t`` (``F`` the orthonormal
+    complement of ``1``): a random-effects SAR with ``N - 1`` pseudo-states, ``W*_t = F'W_tF`` and no constant.
+    """
+
+    def __init__(self, design: Design, time_effects: bool, transform: bool = False):
         if len(design.channels) != 1:
             raise InputError(f"model {design.model_id!r}: random effects take exactly one weights channel",
                              value=list(design.channels))
@@ -70,22 +82,47 @@ class _RandomEffects:
             raise EstimationError(f"model {design.model_id!r}: random effects need a constant in the design")
         self.design = design
         self.channel = design.channels[0]
-        _, self.unit = np.unique(design.sample["ccode"].to_numpy(), return_inverse=True)
-        self.T_i = np.bincount(self.unit).astype(float)
-        if design.n_units < 2 or self.T_i.max() < 2:
+        _, unit = np.unique(design.sample["ccode"].to_numpy(), return_inverse=True)
+        T_i = np.bincount(unit)
+        if design.n_units < 2 or T_i.max() < 2:
             raise EstimationError(f"model {design.model_id!r}: random effects need states observed in two or more "
-                                  f"years ({design.n_units} states, at most {int(self.T_i.max())} year(s) each)")
-        X, names = design.X, list(design.names)
-        if time_effects:
-            year = design.sample["year"].to_numpy()
-            dummies = [(year == y).astype(float) for y in design.years[1:]]
-            X = np.column_stack([X, *dummies]) if dummies else X
-            names += [f"year_{int(y)}" for y in design.years[1:]]
+                                  f"years ({design.n_units} states, at most {int(T_i.max())} year(s) each)")
+        spectra = _spectra(design, self.channel)
+        self.lam = np.concatenate([s.lam for s in spectra])
+        self.bounds = rho_bounds([s.lam for s in spectra])
+        wy = design.lag(self.channel, design.y)
+        wd = [w.toarray() for w in design.weights[self.channel]]
+        self.jacobian_periods = 0
+        if transform:
+            if not transform_applies(design):
+                raise EstimationError(f"model {design.model_id!r}: the time transformation needs a balanced panel "
+                                      "with row-standardised weights")
+            N, T = design.n_units, design.n_periods
+            F = sla.null_space(np.ones((1, N)))
+            keep = [i for i, nm in enumerate(design.names) if nm != "const"]
+            X, names = design.X[:, keep], [design.names[i] for i in keep]
+            y, wy_t, X_t, wd_t = [], [], [], []
+            for blk, w in zip(design.blocks, wd, strict=True):
+                y.append(F.T @ design.y[blk])
+                wy_t.append(F.T @ wy[blk])
+                X_t.append(F.T @ X[blk])
+                wd_t.append(F.T @ w @ F)
+            self.y, self.wy, X, wd = np.concatenate(y), np.concatenate(wy_t), np.vstack(X_t), wd_t
+            self.blocks = [slice(t * (N - 1), (t + 1) * (N - 1)) for t in range(T)]
+            unit = np.tile(np.arange(N - 1), T)
+            self.jacobian_periods = T  # log|I - rho W*_t| = log|I - rho W_t| - log(1 - rho)
+        else:
+            self.y, self.wy, self.blocks = design.y, wy, design.blocks
+            X, names = design.X, list(design.names)
+            if time_effects:
+                year = design.sample["year"].to_numpy()
+                dummies = [(year == y).astype(float) for y in design.years[1:]]
+                X = np.column_stack([X, *dummies]) if dummies else X
+                names += [f"year_{int(y)}" for y in design.years[1:]]
         check_collinearity(X, names, design.model_id)
-        self.X, self.names = X, names
-        self.wy = design.lag(self.channel, design.y)
-        self.lam = np.concatenate([s.lam for s in _spectra(design, self.channel)])
-        self.bounds = rho_bounds([s.lam for s in _spectra(design, self.channel)])
+        self.X, self.names, self.wd, self.unit = X, names, wd, unit
+        self.T_i = np.bincount(unit).astype(float)
+        self.n = len(self.y)
 
     # -- transformations
     def unit_sum(self, v: np.ndarray) -> np.ndarray:
@@ -108,17 +145,17 @@ class _RandomEffects:
     # -- likelihood
     def regressions(self, phi: float) -> tuple[np.ndarray, np.ndarray]:
         """GLS coefficients of ``y`` and ``Wy`` on ``X`` (columns) and the 2x2 cross products of their residuals."""
-        Z = self.quasi_demean(np.column_stack([self.design.y, self.wy]), phi)
+        Z = self.quasi_demean(np.column_stack([self.y, self.wy]), phi)
         Xs = self.quasi_demean(self.X, phi)
         coef, *_ = np.linalg.lstsq(Xs, Z, rcond=None)
         r = Z - Xs @ coef
         return coef, r.T @ r
 
     def logdet(self, rho: float) -> float:
-        return float(np.sum(np.log(np.abs(1.0 - rho * self.lam))))
+        return float(np.sum(np.log(np.abs(1.0 - rho * self.lam))) - self.jacobian_periods * np.log(1.0 - rho))
 
     def loglik(self, rho: float, phi: float, gram: np.ndarray) -> float:
-        n = self.design.n_obs
+        n = self.n
         ssr = gram[0, 0] - 2 * rho * gram[0, 1] + rho**2 * gram[1, 1]
         return (-0.5 * n * (np.log(2 * np.pi) + 1 + np.log(ssr / n)) - 0.5 * np.sum(np.log1p(self.T_i * phi))
                 + self.logdet(rho))
@@ -128,7 +165,7 @@ class _RandomEffects:
         ``(rho, phi)``."""
         coef, gram = self.regressions(phi)
         ssr = gram[0, 0] - 2 * rho * gram[0, 1] + rho**2 * gram[1, 1]
-        return coef[:, 0] - rho * coef[:, 1], float(ssr) / self.design.n_obs, self.loglik(rho, phi, gram)
+        return coef[:, 0] - rho * coef[:, 1], float(ssr) / self.n, self.loglik(rho, phi, gram)
 
     def best_rho(self, phi: float) -> tuple[float, float]:
         """The ``rho`` maximising the likelihood at ``phi``, and the maximum."""
@@ -152,15 +189,14 @@ class _RandomEffects:
     # -- information
     def information(self, beta: np.ndarray, rho: float, sigma2: float, phi: float) -> np.ndarray:
         """Expected information of ``(beta, rho, sigma2, phi)`` (module docstring)."""
-        d, X, unit, T_i = self.design, self.X, self.unit, self.T_i
+        X, unit, T_i = self.X, self.unit, self.T_i
         k, N = X.shape[1], len(T_i)
         mu = X @ beta
-        gmu = np.empty(d.n_obs)
+        gmu = np.empty(self.n)
         tr_g = tr_gg = tr_gtg = 0.0
         ggt_ii = np.zeros(N)
         M = np.zeros((N, N))
-        for blk, w in zip(d.blocks, d.weights[self.channel], strict=True):
-            wd = w.toarray()
+        for blk, wd in zip(self.blocks, self.wd, strict=True):
             g = np.linalg.solve((np.eye(wd.shape[0]) - rho * wd).T, wd.T).T  # W (I - rho W)^-1
             gmu[blk] = g @ mu[blk]
             u = unit[blk]
@@ -179,19 +215,18 @@ class _RandomEffects:
         info[k, k] = tr_gg + tr_gsgs + gmu @ self.sigma_inv(gmu, phi) / sigma2
         info[k, k + 1] = info[k + 1, k] = tr_g / sigma2
         info[k, k + 2] = info[k + 2, k] = np.sum(np.diag(M) / (1.0 + T_i * phi))
-        info[k + 1, k + 1] = d.n_obs / (2 * sigma2**2)
+        info[k + 1, k + 1] = self.n / (2 * sigma2**2)
         info[k + 1, k + 2] = info[k + 2, k + 1] = np.sum(T_i / (1.0 + T_i * phi)) / (2 * sigma2)
         info[k + 2, k + 2] = 0.5 * np.sum((T_i / (1.0 + T_i * phi)) ** 2)
         return info
 
     def observed_information(self, beta: np.ndarray, rho: float, sigma2: float, phi: float) -> np.ndarray:
         """Minus the analytical Hessian of the log-likelihood in ``(beta, rho, sigma2, phi)`` at the estimate."""
-        d, X, T_i = self.design, self.X, self.T_i
+        X, T_i = self.X, self.T_i
         k = X.shape[1]
-        r = d.y - rho * self.wy - X @ beta
+        r = self.y - rho * self.wy - X @ beta
         tr_gg = 0.0
-        for w in d.weights[self.channel]:
-            wd = w.toarray()
+        for wd in self.wd:
             g = np.linalg.solve((np.eye(wd.shape[0]) - rho * wd).T, wd.T).T
             tr_gg += np.sum(g * g.T)
         dth = 1.0 / (1.0 + T_i * phi) ** 2  # d Theta / d phi; d Sigma^-1 / d phi = -D diag(dth) D'
@@ -203,14 +238,14 @@ class _RandomEffects:
         info[k, k] += tr_gg
         info[:k + 1, k + 1] = info[k + 1, :k + 1] = z.T @ pr / sigma2**2
         info[:k + 1, k + 2] = info[k + 2, :k + 1] = uz.T @ (dth * ur) / sigma2
-        info[k + 1, k + 1] = -d.n_obs / (2 * sigma2**2) + r @ pr / sigma2**3
+        info[k + 1, k + 1] = -self.n / (2 * sigma2**2) + r @ pr / sigma2**3
         info[k + 1, k + 2] = info[k + 2, k + 1] = ur @ (dth * ur) / (2 * sigma2**2)
         info[k + 2, k + 2] = (-0.5 * np.sum((T_i / (1.0 + T_i * phi)) ** 2)
                               + np.sum(T_i * ur**2 / (1.0 + T_i * phi) ** 3) / sigma2)
         return info
 
 
-def fit_sar_re(design: Design, *, estimator: str = "sar_ml", time_effects: bool = False,
+def fit_sar_re(design: Design, *, estimator: str = "sar_ml", time_effects: bool = False, lee_yu: bool = True,
                information: str = "expected") -> Estimate:
     """Fit a SAR (or SDM, with ``W_<channel>_<x>`` columns) panel with random unit effects by maximum likelihood.
 
@@ -222,7 +257,13 @@ def fit_sar_re(design: Design, *, estimator: str = "sar_ml", time_effects: bool 
     estimator : str
         Name recorded in the result.
     time_effects : bool
-        Add year dummies as fixed coefficients (``effects: random_time``; not reported as terms).
+        Year fixed effects too (``effects: random_time``). With ``lee_yu`` in a balanced panel with
+        row-standardised ``W_t`` they are removed by the Lee-Yu (2010) time transformation (the likelihood of
+        the time-demeaned data, ``N - 1`` pseudo-states, ``- T log(1 - rho)``), which removes the O(1/N) bias of
+        rho; otherwise the year dummies enter ``X`` as coefficients (the direct approach; splm with
+        ``factor(year)``). The constant and year effects are not reported.
+    lee_yu : bool
+        Use the time transformation where it applies.
     information : {"expected", "observed"}
         Covariance from the analytical expected information (default, as the fixed-effects fits) or the
         analytical observed information (minus the Hessian; what splm's finite-difference Hessian approximates
@@ -231,33 +272,45 @@ def fit_sar_re(design: Design, *, estimator: str = "sar_ml", time_effects: bool 
     Returns
     -------
     Estimate
-        Terms: the design's columns, then ``rho_<channel>``. ``sigma2`` is the idiosyncratic variance (ML);
-        ``diagnostics`` holds ``phi`` (``sigma2_mu / sigma2``) and its standard error, ``sigma2_mu``,
-        ``cov_beta_gls`` (splm's beta covariance) and ``notes``; ``log_likelihood`` is the full likelihood.
+        Terms: the design's columns (without ``const`` with time effects), then ``rho_<channel>``. ``sigma2`` is
+        the idiosyncratic variance (ML: SSR / n, n - T with the transformation); ``diagnostics`` holds
+        ``random_effects`` (``phi = sigma2_mu / sigma2`` and its standard error, ``sigma2_mu``),
+        ``cov_beta_gls`` (splm's beta covariance) and ``notes``. ``log_likelihood`` is the likelihood of the
+        untransformed model (year dummies concentrated out) at the estimates' rho and phi;
+        ``log_likelihood_transformed`` the maximised transformed one, when used.
     """
+    if information not in ("expected", "observed"):
+        raise ValueError(f"information must be 'expected' or 'observed', not {information!r}")
     with single_thread_blas():
         t0 = time.perf_counter()
-        re = _RandomEffects(design, time_effects)
+        transform = time_effects and lee_yu and transform_applies(design)
+        re = _RandomEffects(design, time_effects, transform=transform)
         phi, _ = re.best_phi()
         rho, _ = re.best_rho(phi)
         beta_all, sigma2, loglik = re.evaluate(rho, phi)
-        n = design.n_obs
-        if information not in ("expected", "observed"):
-            raise ValueError(f"information must be 'expected' or 'observed', not {information!r}")
+        loglik_transformed = loglik if transform else None
+        if transform:
+            loglik = _RandomEffects(design, True).evaluate(rho, phi)[2]
         info = (re.information if information == "expected" else re.observed_information)(beta_all, rho, sigma2, phi)
         try:
             cov_all = np.linalg.inv(info)
         except np.linalg.LinAlgError as err:
             raise EstimationError(f"model {design.model_id!r}: singular information matrix") from err
-        k, kd = re.X.shape[1], len(design.names)  # all coefficients / reported (without year dummies)
-        keep = [*range(kd), k]
+        k = re.X.shape[1]
+        shown = [i for i, nm in enumerate(re.names) if nm in design.names and not (time_effects and nm == "const")]
         xs = re.quasi_demean(re.X, phi)
         cov_gls = sigma2 * np.linalg.inv(xs.T @ xs)
     notes = [f"random unit effects (ML): phi = sigma2_mu / sigma2 = {phi:.6g}, quasi-demeaning with theta_i = "
              "(1 + T_i phi)^(-1/2) per state (exact for unbalanced panels); sigma2 = SSR/n (ML); s.e. from the "
-             "expected information of (beta, rho, sigma2, phi)"]
-    if time_effects:
-        notes.append(f"year effects as fixed coefficients ({len(design.years) - 1} year dummies, not shown)")
+             f"{information} information of (beta, rho, sigma2, phi)"]
+    if transform:
+        notes.append("year effects by the Lee-Yu (2010) time transformation (balanced, W row-standardised): "
+                     f"likelihood of the time-demeaned data, {design.n_units - 1} pseudo-states, "
+                     f"-{design.n_periods} log(1 - rho), sigma2 = SSR/(n - {design.n_periods})")
+    elif time_effects:
+        notes.append(f"year effects as fixed coefficients ({len(design.years) - 1} year dummies, the direct approach"
+                     + ("" if not lee_yu else "; the Lee-Yu time transformation needs a balanced panel with "
+                        "row-standardised W: rho carries an O(1/N) downward bias") + ")")
     converged, message = True, ""
     if at_bound(rho, re.bounds):
         converged, message = False, "rho at the boundary of the admissible interval"
@@ -266,35 +319,41 @@ def fit_sar_re(design: Design, *, estimator: str = "sar_ml", time_effects: bool 
     elif phi >= PHI_BOUNDS[1] * 0.99:
         converged = False
         message = (message + "; " if message else "") + "phi at its upper bound"
-    se_phi = float(np.sqrt(cov_all[k + 2, k + 2]))
+    keep = [*shown, k]
+    diagnostics: dict[str, object] = {
+        "random_effects": {"phi": phi, "phi_std_error": float(np.sqrt(cov_all[k + 2, k + 2])),
+                           "sigma2_mu": phi * sigma2, "sigma2": sigma2, "time_effects": time_effects,
+                           "time_transformation": transform},
+        "cov_beta_gls": cov_gls[np.ix_(shown, shown)],
+        "rho_bounds": {re.channel: list(re.bounds)},
+        "notes": notes,
+        "seconds_estimation": time.perf_counter() - t0,
+    }
+    if loglik_transformed is not None:
+        diagnostics["log_likelihood_transformed"] = float(loglik_transformed)
     return Estimate(
         estimator=estimator,
-        terms=list(design.names) + [f"rho_{re.channel}"],
-        params=np.concatenate([beta_all[:kd], [rho]]),
+        terms=[re.names[i] for i in shown] + [f"rho_{re.channel}"],
+        params=np.concatenate([beta_all[shown], [rho]]),
         cov=cov_all[np.ix_(keep, keep)],
         sigma2=sigma2,
-        n_obs=n,
+        n_obs=design.n_obs,
         log_likelihood=float(loglik),
-        n_params_likelihood=kd + 2,  # coefficients, rho and phi (not sigma2 nor year dummies, as the FE fits)
+        n_params_likelihood=len(shown) + 2,  # coefficients, rho and phi (not sigma2 nor year effects, as FE fits)
         converged=converged,
         message=message,
-        diagnostics={
-            "random_effects": {"phi": phi, "phi_std_error": se_phi, "sigma2_mu": phi * sigma2, "sigma2": sigma2,
-                               "time_effects": time_effects},
-            "cov_beta_gls": cov_gls[:kd, :kd],
-            "rho_bounds": {re.channel: list(re.bounds)},
-            "notes": notes,
-            "seconds_estimation": time.perf_counter() - t0,
-        },
+        diagnostics=diagnostics,
     )
 
 
-def profile_re(design: Design, rho_hat: float, *, time_effects: bool = False, points: int = 41,
-               half_width: float = 0.3) -> list[tuple[str, float, float]]:
-    """The log-likelihood profiled over ``rho`` (beta, sigma2 and phi maximised at each ``rho``): rows
-    ``(channel, rho, log_likelihood)`` on ``rho_hat +- half_width`` within the admissible interval."""
+def profile_re(design: Design, rho_hat: float, *, time_effects: bool = False, lee_yu: bool = True,
+               points: int = 41, half_width: float = 0.3) -> list[tuple[str, float, float]]:
+    """The log-likelihood the estimator maximises (the transformed one with the time transformation) profiled
+    over ``rho`` (beta, sigma2 and phi maximised at each ``rho``): rows ``(channel, rho, log_likelihood)`` on
+    ``rho_hat +- half_width`` within the admissible interval."""
     with single_thread_blas():
-        re = _RandomEffects(design, time_effects)
+        re = _RandomEffects(design, time_effects,
+                            transform=time_effects and lee_yu and transform_applies(design))
         lo, hi = re.bounds
         margin = 1e-3 * (hi - lo)
         grid = np.linspace(max(lo + margin, rho_hat - half_width), min(hi - margin, rho_hat + half_width), points)
