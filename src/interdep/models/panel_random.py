@@ -42,6 +42,7 @@ import time
 
 import numpy as np
 import scipy.linalg as sla
+import scipy.sparse as sp
 from scipy import optimize, stats
 
 from interdep.errors import EstimationError, InputError
@@ -123,12 +124,17 @@ class _RandomEffects:
         self.X, self.names, self.wd, self.unit = X, names, wd, unit
         self.T_i = np.bincount(unit).astype(float)
         self.n = len(self.y)
+        self.Dt = sp.csr_array((np.ones(self.n), (unit, np.arange(self.n))), shape=(len(self.T_i), self.n))  # D'
+        # cross products of [X, y, Wy] (columns scaled to unit norm) and their state sums, for the GLS steps
+        V = np.column_stack([X, self.y, self.wy])
+        self._scale = np.where(np.linalg.norm(V, axis=0) > 0, np.linalg.norm(V, axis=0), 1.0)
+        V = V / self._scale
+        self._vv, self._dv = V.T @ V, self.Dt @ V
 
     # -- transformations
     def unit_sum(self, v: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(self.T_i),) + v.shape[1:])
-        np.add.at(out, self.unit, v)
-        return out
+        """``D'v``: the sum over each state's years."""
+        return self.Dt @ v
 
     def quasi_demean(self, v: np.ndarray, phi: float) -> np.ndarray:
         """``Sigma^-1/2 v``: ``v_it - (1 - theta_i) vbar_i``."""
@@ -144,11 +150,21 @@ class _RandomEffects:
 
     # -- likelihood
     def regressions(self, phi: float) -> tuple[np.ndarray, np.ndarray]:
-        """GLS coefficients of ``y`` and ``Wy`` on ``X`` (columns) and the 2x2 cross products of their residuals."""
-        Z = self.quasi_demean(np.column_stack([self.y, self.wy]), phi)
-        Xs = self.quasi_demean(self.X, phi)
-        coef, *_ = np.linalg.lstsq(Xs, Z, rcond=None)
-        r = Z - Xs @ coef
+        """GLS coefficients of ``y`` and ``Wy`` on ``X`` (columns) and the 2x2 cross products of their residuals.
+
+        The normal equations from the cross products ``V' Sigma^-1 V = V'V - (D'V)' Theta (D'V)`` of
+        ``V = [X, y, Wy]`` (computed once, columns scaled to unit norm): O(N k^2) per ``phi`` instead of O(n k^2);
+        the residual cross products from the quasi-demeaned residuals (exact; an error in the coefficients enters
+        them only to second order).
+        """
+        theta = phi / (1.0 + self.T_i * phi)
+        m = self._vv - self._dv.T @ (theta[:, None] * self._dv)
+        k = self.X.shape[1]
+        xx, xz = m[:k, :k], m[:k, k:]
+        coef = sla.solve(xx, xz, assume_a="pos", check_finite=False)
+        sz = self._scale[k:]
+        coef = coef * sz[None, :] / self._scale[:k, None]
+        r = self.quasi_demean(np.column_stack([self.y, self.wy]) - self.X @ coef, phi)  # exact: no cancellation
         return coef, r.T @ r
 
     def logdet(self, rho: float) -> float:
@@ -174,7 +190,7 @@ class _RandomEffects:
                                        options={"xatol": 1e-12})
         return float(res.x), -float(res.fun)
 
-    def best_phi(self, rho: float | None = None) -> tuple[float, float]:
+    def best_phi(self, rho: float | None = None, xatol: float = 1e-10) -> tuple[float, float]:
         """The ``phi`` maximising the likelihood (over ``rho`` too when ``rho`` is None), and the maximum."""
         def negll(eta: float) -> float:
             phi = float(np.exp(eta))
@@ -183,7 +199,7 @@ class _RandomEffects:
             return -self.loglik(rho, phi, self.regressions(phi)[1])
 
         lo, hi = np.log(PHI_BOUNDS[0]), np.log(PHI_BOUNDS[1])
-        res = optimize.minimize_scalar(negll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
+        res = optimize.minimize_scalar(negll, bounds=(lo, hi), method="bounded", options={"xatol": xatol})
         return float(np.exp(res.x)), -float(res.fun)
 
     # -- information
@@ -357,7 +373,7 @@ def profile_re(design: Design, rho_hat: float, *, time_effects: bool = False, le
         lo, hi = re.bounds
         margin = 1e-3 * (hi - lo)
         grid = np.linspace(max(lo + margin, rho_hat - half_width), min(hi - margin, rho_hat + half_width), points)
-        return [(re.channel, float(r), re.best_phi(float(r))[1]) for r in grid]
+        return [(re.channel, float(r), re.best_phi(float(r), xatol=1e-6)[1]) for r in grid]
 
 
 def hausman(fixed: Estimate, random: Estimate) -> dict[str, object]:
