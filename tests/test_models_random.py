@@ -14,7 +14,7 @@ from interdep.models.fit import fit_model
 from interdep.models.panel_ml import fit_sar_ml
 from interdep.models.panel_random import _RandomEffects, fit_sar_re, hausman
 from interdep.montecarlo import simulate_panel
-from interdep.outputs.tables import diagnostics_table
+from interdep.outputs.tables import diagnostics_table, regression_table
 
 REGRESSORS = ["x1", "x2"]
 
@@ -172,9 +172,12 @@ def test_fit_json_hausman_and_tables():
     assert list(res.estimate.terms) == ["const", *REGRESSORS, "rho_c0"]
     assert len(res.impacts) == 3 * len(REGRESSORS) and len(res.profile) == 41
     assert res.profile["log_likelihood"].max() <= fit["log_likelihood"] + 1e-9
-    table = diagnostics_table({"re": (fit, res.estimate.coefficients())})
+    models = {"re": (fit, res.estimate.coefficients())}
+    table = diagnostics_table(models)
     assert table["test"].tolist() == ["Hausman, random vs fixed effects (df 2)"]
     np.testing.assert_allclose(table["statistic"], h["statistic"])
+    regression = regression_table(models, ["re"], {})
+    assert regression.set_index("").loc["Fixed effects", "re"] == "random state"
 
 
 def test_hausman_size_under_random_effects():
