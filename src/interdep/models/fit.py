@@ -348,6 +348,9 @@ def fit_model(
         fit["rho"] = bayes.mcmc["rho_by_channel"]
     if random:
         fit.update(_random_effects_json(spec, est_name, panel, graphs, estimate))
+        if not fit["hausman"]["variance_difference_positive_definite"]:
+            fit["notes"].append("Hausman test: V_fixed - V_random is not positive definite (|d' (V_fixed - "
+                                "V_random)^-1 d| reported, as splm's sphtest); its chi-squared reference is doubtful")
     return FitResult(estimate=estimate, fit=fit, impacts=impacts, sample=design.sample.reset_index(drop=True),
                      profile=profile, draws=draws)
 
