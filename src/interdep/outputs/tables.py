@@ -213,8 +213,10 @@ def regression_note(models: Mapping[str, tuple[dict, pd.DataFrame]], order: Sequ
         parts.append("λ: spatial-error parameter.")
     if any(t.startswith("W_") for t in terms):
         parts.append("W·x: the spatial lag of x on the channel named.")
-    if any(models[m][0]["effects"] != "none" for m in order):
+    if any(models[m][0]["effects"] not in ("none", "random") for m in order):
         parts.append("Fixed effects are absorbed (no constant shown).")
+    if any(models[m][0]["effects"] in ("random", "random_time") for m in order):
+        parts.append("Random state effects: ML (phi = sigma2_mu / sigma2 in fit.json).")
     return " ".join(parts)
 
 
