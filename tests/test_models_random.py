@@ -203,3 +203,11 @@ def test_bad_input(spec, error, match):
     panel, graphs = simulate_panel(n=20, t=3, rho=(0.3, 0.2), effects="random", seed=1)
     with pytest.raises(error, match=match):
         fit_model(spec, panel, graphs)
+
+
+def test_sdm_with_random_effects():
+    """sdm_ml with random effects: the W x terms are coefficients like the others, in the Hausman test too."""
+    panel, graphs = simulate_panel(n=30, t=5, rho=(0.3,), effects="random", seed=4)
+    res = fit_model(_spec("random", estimator="sdm_ml"), panel, graphs)
+    assert res.estimate.terms == ["const", *REGRESSORS, "W_c0_x1", "W_c0_x2", "rho_c0"]
+    assert res.fit["hausman"]["df"] == 4 and res.fit["converged"]
