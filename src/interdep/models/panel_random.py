@@ -3,8 +3,12 @@
 Model (stacked by year, one channel): ``y = rho W y + X beta + mu_i + e`` with ``mu_i ~ N(0, sigma2_mu)`` and
 ``e ~ N(0, sigma2 I)`` independent of each other and of ``X`` (Anselin 1988; Baltagi, Egger & Pfaffermayr;
 Elhorst 2014, ch. 3; R splm's ``spml(model = "random", lag = TRUE)``). ``W`` is block-diagonal with one block
-per year (blocks may differ; the panel may be unbalanced). With ``time_effects`` (``effects: random_time``) the
-year dummies enter ``X`` as fixed coefficients (all but the first year), estimated jointly.
+per year (blocks may differ; the panel may be unbalanced). With ``time_effects`` (``effects: random_time``) year
+fixed effects are added: in a balanced panel with row-standardised ``W_t`` by the Lee-Yu (2010) time
+transformation (``F'`` applied to every year, ``F`` the orthonormal complement of ``1``: a random-effects SAR with
+``N - 1`` pseudo-states and ``W*_t = F'W_tF``, whose log-Jacobian is ``log|I - rho W_t| - log(1 - rho)``), which
+removes the O(1/N) bias of rho that the year dummies leave (Monte Carlo in benchmarks/README.md); otherwise as
+dummies in ``X`` (all but the first year, estimated jointly; the direct approach, splm's ``factor(year)``).
 
 The error covariance is ``Omega = sigma2 (I + phi D D')``, ``phi = sigma2_mu / sigma2`` and ``D`` the unit
 dummies. With ``T_i`` the number of years unit ``i`` is observed, ``Omega^-1/2`` is the quasi-demeaning
