@@ -28,7 +28,8 @@ def test_shipped_configs_are_valid(config, schema):
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "ipi.yaml", "un.yaml", "ipi_un.yaml", "montecarlo.yaml",
-                                  "montecarlo_panel_se.yaml", "montecarlo_robust_se.yaml"])
+                                  "montecarlo_panel_se.yaml", "montecarlo_robust_se.yaml",
+                                  "montecarlo_random.yaml"])
 def test_shipped_config_files_pass_the_file_and_schema_checks(repo, name):
     """What the Snakefile and ``interdep`` run first: plain YAML data, then one-line schema errors."""
     config = load_config_file(repo / "config" / name)

@@ -104,7 +104,7 @@ def test_one_year_is_a_cross_section(sim):
         ({"weights": ["trade"]}, "unknown weights channel 'trade'"),
         ({"regressors": ["x1", "gdp"]}, "column 'gdp'"),
         ({"outcome": "nope"}, "column 'nope'"),
-        ({"effects": "random"}, "unknown effects 'random'"),
+        ({"effects": "fixed"}, "unknown effects 'fixed'"),
         ({"colour": "red"}, "unknown specification key(s) colour"),
         ({"estimator": "sem_ml"}, "supports only effects: none"),
         ({"estimator": "sem_ml", "effects": "none", "weights": ["c0", "c1"]}, "exactly one weights channel"),

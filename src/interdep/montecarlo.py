@@ -71,7 +71,7 @@ SUMMARY_COLUMNS = ["design", "estimator", "term", "truth", "replications", "fail
                    "rmse", "sd", "mean_se", "coverage", "coverage_mcse"]
 W_KINDS = ("knn", "random", "ring")
 ESTIMATOR_OPTIONS = ("lee_yu", "w_missing", "se")  # model-entry options an estimator of a study may set
-EFFECTS = ("none", "unit", "time", "twoway")
+EFFECTS = ("none", "unit", "time", "twoway", "random", "random_time")  # random*: unit effects independent of X
 FIRST_YEAR = 2000
 OUTCOME = "y"
 
@@ -272,7 +272,9 @@ def design_graphs(design: Design, seed: int) -> dict[str, dict[int, Graph]]:
 def simulate(design: Design, graphs: Mapping[str, Mapping[int, Graph]], seed: int, replication: int) -> pd.DataFrame:
     """One replication's panel (``ccode, year, y, x1, ...``) drawn from the design's process.
 
-    ``X`` is correlated with the unit effects (``x = z + 0.5 alpha``), so ignoring them biases the estimates.
+    ``X`` is correlated with the unit effects (``x = z + 0.5 alpha``), so ignoring them biases the estimates;
+    with ``effects`` ``random`` / ``random_time`` the unit effects ``alpha ~ N(0, 1)`` are independent of ``X``
+    (random effects, ``phi = 1 / sigma^2``), ``random_time`` adds year effects.
     With ``drop > 0`` each state-year is missing with that probability (independently, anew in every
     replication); the process then runs on the states present, with each year's ``W`` restricted to them and
     row-standardised again (what the estimators' ``w_missing: restandardise`` assumes), and the missing rows are
@@ -282,12 +284,13 @@ def simulate(design: Design, graphs: Mapping[str, Mapping[int, Graph]], seed: in
     rng = np.random.default_rng(replication_seed(seed, design.id, replication))
     n, k = design.n, len(design.beta)
     ids = np.asarray(design.ids)
-    alpha = rng.normal(size=n) if design.effects in ("unit", "twoway") else np.zeros(n)
-    gamma = rng.normal(size=design.t) if design.effects in ("time", "twoway") else np.zeros(design.t)
+    alpha = rng.normal(size=n) if design.effects in ("unit", "twoway", "random", "random_time") else np.zeros(n)
+    gamma = rng.normal(size=design.t) if design.effects in ("time", "twoway", "random_time") else np.zeros(design.t)
+    shift = 0.5 * alpha if design.effects in ("unit", "twoway") else np.zeros(n)  # X correlated with fixed effects
     theta = np.asarray(design.theta, dtype=float).reshape(len(design.channels), k) if design.theta else None
     frames = []
     for s, year in enumerate(design.years):
-        X = rng.normal(size=(n, k)) + 0.5 * alpha[:, None]
+        X = rng.normal(size=(n, k)) + shift[:, None]
         e = rng.normal(size=n)
         keep = rng.uniform(size=n) >= design.drop if design.drop > 0 else np.ones(n, dtype=bool)
         sd = design.sigma * np.exp(design.hetero * X[:, 0] / 2) if design.hetero else design.sigma

@@ -12,6 +12,8 @@ Estimators (``ESTIMATORS``):
 ``slx``       OLS on ``[X, W_c X]`` for every channel (``W_<channel>_<x>``); impacts direct = beta,
               indirect = theta
 ``sar_ml``    spatial lag, ML, one ``rho`` per channel, time-varying ``W``, unbalanced panels, all effects
+              (``effects: random`` / ``random_time``: random unit effects, one channel,
+              :mod:`interdep.models.panel_random`, with a spatial Hausman test against the fixed-effects fit)
 ``sdm_ml``    spatial Durbin: ``sar_ml`` with ``W_<channel>_<x>``
 ``sem_ml``    spatial error, ML (spreg, ``effects: none``, one channel)
 ``sar_gmm``   spatial lag, S2SLS (spreg, ``effects: none``, one channel)
@@ -55,6 +57,7 @@ from interdep.models.panel_ml import (
     profile_log_likelihood,
     single_thread_blas,
 )
+from interdep.models.panel_random import RANDOM_EFFECTS, fit_sar_re, fixed_counterpart, hausman, profile_re
 from interdep.models.result import Estimate
 
 __all__ = ["ESTIMATORS", "SPEC_KEYS", "FitResult", "fit_model", "spec_schema"]
@@ -111,7 +114,7 @@ def spec_schema() -> dict[str, Any]:
             "outcome": {"type": "string"},
             "regressors": {**names, "minItems": 1},
             "years": {"type": "array", "items": {"type": "integer"}, "minItems": 1, "maxItems": 2},
-            "effects": {"enum": list(EFFECTS), "default": "none"},
+            "effects": {"enum": [*EFFECTS, *RANDOM_EFFECTS], "default": "none"},
             "dynamic": {"type": "boolean", "default": False},
             "wx_regressors": names,
             "lee_yu": {"type": "boolean", "default": True},
@@ -179,6 +182,17 @@ def _check_spec(spec: Mapping[str, Any]) -> str:
     if se != "classical" and est not in ("sar_ml", "sdm_ml"):
         raise InputError(f"model {mid!r}: se: {se} is available for sar_ml / sdm_ml only (estimator {est!r})",
                          value=se)
+    if spec.get("effects") in RANDOM_EFFECTS:
+        if est not in ("sar_ml", "sdm_ml"):
+            raise InputError(f"model {mid!r}: effects {spec['effects']!r} (random unit effects) is available for "
+                             f"sar_ml and sdm_ml only, not {est!r}", value=spec["effects"])
+        if len(spec.get("weights", [])) != 1:
+            raise InputError(f"model {mid!r}: random effects take exactly one weights channel",
+                             value=spec.get("weights"))
+        if spec.get("dynamic"):
+            raise InputError(f"model {mid!r}: random effects with a lagged outcome (dynamic: true) are not "
+                             "supported (the lagged outcome is correlated with the random effect)",
+                             value=spec["effects"])
     if est in _CROSS_SECTION:
         if len(spec.get("weights", [])) != 1 and est != "sar_gmm":
             raise InputError(f"model {mid!r}: estimator {est!r} takes exactly one weights channel",
@@ -253,6 +267,10 @@ def _dispatch(est_name: str, spec: Mapping[str, Any], design: Design, seed: int)
     if est_name in ("ols", "slx"):
         est = _fit_ols_like(design, slx=est_name == "slx")
         return est, linear_impacts(est, design.regressors, design.channels if est_name == "slx" else [])
+    if est_name in ("sar_ml", "sdm_ml") and spec.get("effects") in RANDOM_EFFECTS:
+        est = fit_sar_re(design, estimator=est_name, time_effects=spec["effects"] == "random_time",
+                         lee_yu=bool(spec.get("lee_yu", True)))
+        return est, spatial_impacts(est, design, draws=draws, seed=seed)
     if est_name in ("sar_ml", "sdm_ml"):
         if draws and len(design.channels) == 1:  # one eigen-decomposition per distinct year for fit and impacts
             with single_thread_blas():
@@ -359,8 +377,10 @@ def fit_model(
     t0 = time.perf_counter()
     est_name = _check_spec(spec)
     impute = spec.get("missing") == "impute"
-    design = build_design(spec, panel, graphs, spatial_x=est_name in ("slx", "sdm_ml"),
-                          dynamic=bool(spec.get("dynamic", False)), impute_outcome=impute)
+    random = spec.get("effects") in RANDOM_EFFECTS  # the design has a constant; the effects enter the likelihood
+    design = build_design({**spec, "effects": "none"} if random else spec, panel, graphs,
+                          spatial_x=est_name in ("slx", "sdm_ml"), dynamic=bool(spec.get("dynamic", False)),
+                          impute_outcome=impute)
     draws = None
     if est_name in BAYES_ESTIMATORS:
         keep, note = identified_sample(est_name, design, str(spec.get("unit_effects", "fixed")))
@@ -378,7 +398,12 @@ def fit_model(
     _flag_inadmissible(estimate, design, est_name)
     estimate.impacts = impacts
     seconds = time.perf_counter() - t0
-    if est_name in ("sar_ml", "sdm_ml"):
+    if random:
+        rho_hat = estimate.spatial("rho")[design.channels[0]]
+        profile = pd.DataFrame(profile_re(design, rho_hat, time_effects=spec["effects"] == "random_time",
+                                          lee_yu=bool(spec.get("lee_yu", True))),
+                               columns=["channel", "rho", "log_likelihood"])
+    elif est_name in ("sar_ml", "sdm_ml"):
         profile = profile_log_likelihood(design, np.array(list(estimate.spatial("rho").values())),
                                          lee_yu=bool(spec.get("lee_yu", True)))
     else:
@@ -389,8 +414,35 @@ def fit_model(
         fit["log_likelihood"] = fit["aic"] = None  # no likelihood maximised: the posterior is summarised
     if est_name == "sar_conv":
         fit["rho"] = bayes.mcmc["rho_by_channel"]
+    if random:
+        fit.update(_random_effects_json(spec, est_name, panel, graphs, estimate))
+        if not fit["hausman"]["variance_difference_positive_definite"]:
+            fit["notes"].append("Hausman test: V_fixed - V_random is not positive definite (|d' (V_fixed - "
+                                "V_random)^-1 d| reported, as splm's sphtest); its chi-squared reference is doubtful")
     return FitResult(estimate=estimate, fit=fit, impacts=impacts, sample=design.sample.reset_index(drop=True),
                      profile=profile, draws=draws)
+
+
+def _random_effects_json(spec: Mapping[str, Any], est_name: str, panel: pd.DataFrame,
+                         graphs: Mapping[str, Mapping[int, Any]], estimate: Estimate) -> dict[str, Any]:
+    """fit.json entries of a random-effects fit: its effects, phi / sigma2_mu, and the spatial Hausman test
+    against the fixed-effects fit of the same sample (unit effects; with ``random_time`` two-way)."""
+    fixed_effects = fixed_counterpart(spec["effects"])
+    fixed_design = build_design({**spec, "effects": fixed_effects}, panel, graphs, spatial_x=est_name == "sdm_ml")
+    fixed = fit_sar_ml(fixed_design, estimator=est_name, lee_yu=bool(spec.get("lee_yu", True)))
+    test = hausman(fixed, estimate)
+    re = estimate.diagnostics["random_effects"]
+    return {
+        "effects": spec["effects"],
+        "random_effects": {**{k: _num(re[k]) for k in ("phi", "phi_std_error", "sigma2_mu", "sigma2")},
+                           "time_transformation": bool(re["time_transformation"])},
+        **({"log_likelihood_transformed": _num(estimate.diagnostics["log_likelihood_transformed"])}
+           if "log_likelihood_transformed" in estimate.diagnostics else {}),
+        "hausman": {"statistic": _num(test["statistic"]), "df": int(test["df"]), "p_value": _num(test["p_value"]),
+                    "against": f"{est_name}, effects: {fixed_effects} (lee_yu: {bool(spec.get('lee_yu', True))})",
+                    "terms": test["terms"],
+                    "variance_difference_positive_definite": test["variance_difference_positive_definite"]},
+    }
 
 
 def _fit_json(spec: Mapping[str, Any], est_name: str, design: Design, est: Estimate, impacts: pd.DataFrame,

@@ -22,7 +22,8 @@ from interdep.io import read_table
 
 STARS = ((0.01, "***"), (0.05, "**"), (0.1, "*"))
 STAR_LEGEND = "* p < 0.1, ** p < 0.05, *** p < 0.01"
-EFFECT_LABELS = {"none": "none", "unit": "state", "time": "year", "twoway": "state + year"}
+EFFECT_LABELS = {"none": "none", "unit": "state", "time": "year", "twoway": "state + year",
+                 "random": "random state", "random_time": "year + random state"}
 # estimator key -> its name in words; estimators not listed are shown by their key
 ESTIMATOR_NAMES = {"ols": "OLS", "slx": "SLX, OLS", "sar_ml": "SAR, ML", "sdm_ml": "SDM, ML", "sem_ml": "SEM, ML",
                    "sar_gmm": "SAR, S2SLS", "sac": "SAC, GMM", "sac_ml": "SAC, ML", "sar_tobit": "SAR Tobit, Bayes",
@@ -214,8 +215,10 @@ def regression_note(models: Mapping[str, tuple[dict, pd.DataFrame]], order: Sequ
         parts.append("λ: spatial-error parameter.")
     if any(t.startswith("W_") for t in terms):
         parts.append("W·x: the spatial lag of x on the channel named.")
-    if any(models[m][0]["effects"] != "none" for m in order):
+    if any(models[m][0]["effects"] not in ("none", "random") for m in order):
         parts.append("Fixed effects are absorbed (no constant shown).")
+    if any(models[m][0]["effects"] in ("random", "random_time") for m in order):
+        parts.append("Random state effects: ML (phi = sigma2_mu / sigma2 in fit.json).")
     return " ".join(parts)
 
 
@@ -389,9 +392,14 @@ PANEL_DIAGNOSTIC_LABELS = {
 
 
 def diagnostics_table(models: Mapping[str, tuple[dict, pd.DataFrame]]) -> pd.DataFrame:
-    """Spatial diagnostics of OLS residuals (LM tests, Moran's I) of every model that has them."""
+    """Spatial diagnostics of OLS residuals (LM tests, Moran's I) and the Hausman test of random against fixed
+    effects of every model that has them."""
     rows = []
     for model_id, (fit, _) in models.items():
+        test = fit.get("hausman")
+        if test:
+            rows.append((model_id, ", ".join(fit["weights"]), f"Hausman, random vs fixed effects (df {test['df']})",
+                         test["statistic"], None, test["p_value"]))
         diag = fit.get("spatial_diagnostics")
         if not diag:
             continue
@@ -672,7 +680,8 @@ def write_tables(*, model_dirs: Sequence[str | Path], tables: Mapping[str, Seque
                    "Lagrange multiplier tests (chi-squared) and Moran's I (z) of OLS residuals on the named channel; "
                    "with fixed effects also their transformed within forms (Lee & Yu 2010; Debarsy & Ertur 2010), "
                    "for a pooled balanced panel with one W the Baltagi, Song & Koh (2003) tests (z; LM-H "
-                   "chi-bar-squared).",
+                   "chi-bar-squared); "
+                   "Hausman: spatial Hausman test (chi-squared) of the random- against the fixed-effects slopes.",
                    caption="Spatial diagnostics of OLS residuals")
     samples = {m: read_table(Path(d) / "sample.csv") for m, d in zip(models, model_dirs, strict=True)}
     desc = sample_descriptives(panel, samples, fits, book, model_labels)

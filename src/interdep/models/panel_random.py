@@ -1,0 +1,409 @@
+"""Maximum likelihood for the spatial-lag panel with random unit effects, and the spatial Hausman test.
+
+Model (stacked by year, one channel): ``y = rho W y + X beta + mu_i + e`` with ``mu_i ~ N(0, sigma2_mu)`` and
+``e ~ N(0, sigma2 I)`` independent of each other and of ``X`` (Anselin 1988; Baltagi, Egger & Pfaffermayr;
+Elhorst 2014, ch. 3; R splm's ``spml(model = "random", lag = TRUE)``). ``W`` is block-diagonal with one block
+per year (blocks may differ; the panel may be unbalanced). With ``time_effects`` (``effects: random_time``) year
+fixed effects are added: in a balanced panel with row-standardised ``W_t`` by the Lee-Yu (2010) time
+transformation (``F'`` applied to every year, ``F`` the orthonormal complement of ``1``: a random-effects SAR with
+``N - 1`` pseudo-states and ``W*_t = F'W_tF``, whose log-Jacobian is ``log|I - rho W_t| - log(1 - rho)``), which
+removes the O(1/N) bias of rho that the year dummies leave (Monte Carlo in benchmarks/README.md); otherwise as
+dummies in ``X`` (all but the first year, estimated jointly; the direct approach, splm's ``factor(year)``).
+
+The error covariance is ``Omega = sigma2 (I + phi D D')``, ``phi = sigma2_mu / sigma2`` and ``D`` the unit
+dummies. With ``T_i`` the number of years unit ``i`` is observed, ``Omega^-1/2`` is the quasi-demeaning
+``v_it - (1 - theta_i) vbar_i`` with ``theta_i = (1 + T_i phi)^(-1/2)`` (exact for unbalanced panels), so
+
+    log L = -n/2 log(2 pi sigma2) - 1/2 sum_i log(1 + T_i phi) + sum_t log|I - rho W_t|
+            - 1/(2 sigma2) |S (y - rho W y - X beta)|^2,      S = quasi-demeaning.
+
+For given ``(rho, phi)`` beta is GLS and ``sigma2 = SSR / n`` (ML, as splm); the concentrated likelihood is
+maximised over ``rho`` (inner, the residual sum of squares is a quadratic in ``rho``, the log-Jacobian comes from
+each year's eigenvalues) and over ``log phi`` (outer; ``phi`` in ``[1e-8, 1e8]``, splm's range).
+
+Standard errors: the inverse of the analytical expected information of ``(beta, rho, sigma2, phi)`` (the
+random-effects counterpart of Anselin's / Lee's information that :mod:`interdep.models.panel_ml` uses), with
+``G = W (I - rho W)^-1``, ``Sigma = I + phi D D'``, ``Theta = diag(phi / (1 + T_i phi))``, ``M = D'GD``:
+
+* ``I_bb = X' Sigma^-1 X / sigma2``, ``I_br = X' Sigma^-1 G X beta / sigma2``;
+* ``I_rr = tr(GG) + tr(G' Sigma^-1 G Sigma) + (G X beta)' Sigma^-1 (G X beta) / sigma2`` with
+  ``tr(G' Sigma^-1 G Sigma) = (1 + phi) tr(G'G) - sum_i Theta_i (sum_t G_t G_t')_ii - phi tr(Theta M M')``;
+* ``I_r,s2 = tr(G) / sigma2``, ``I_r,phi = sum_i M_ii / (1 + T_i phi)``, ``I_s2,s2 = n / (2 sigma2^2)``,
+  ``I_s2,phi = sum_i T_i / (1 + T_i phi) / (2 sigma2)``, ``I_phi,phi = 1/2 sum_i (T_i / (1 + T_i phi))^2``.
+
+splm reports instead ``sigma2 (X' Sigma^-1 X)^-1`` for beta (GLS given rho and phi, i.e. ignoring their
+estimation) and a finite-difference Hessian of the concentrated likelihood for ``(phi, rho)``;
+``diagnostics["cov_beta_gls"]`` holds the former so the convention can be compared.
+
+Hausman test (:func:`hausman`, as splm's ``sphtest``): ``H = |d' (V_fe - V_re)^-1 d|`` with ``d`` the
+difference of the slope coefficients common to the fixed-effects ("within") and random-effects fits (no
+constant, no rho: splm compares the coefficients only), chi-squared with as many degrees of freedom.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+from scipy import optimize, stats
+
+from interdep.errors import EstimationError, InputError
+from interdep.models.design import Design, check_collinearity
+from interdep.models.panel_ml import _spectra, at_bound, rho_bounds, single_thread_blas
+from interdep.models.result import Estimate
+
+__all__ = ["RANDOM_EFFECTS", "fit_sar_re", "fixed_counterpart", "hausman", "profile_re", "transform_applies"]
+
+RANDOM_EFFECTS = ("random", "random_time")
+PHI_BOUNDS = (1e-8, 1e8)  # splm's search range for phi = sigma2_mu / sigma2
+
+
+def transform_applies(design: Design) -> bool:
+    """Whether the time-demeaning transformation is exact: a balanced panel, every ``W_t`` row-standardised."""
+    return design.balanced and all(np.allclose(np.asarray(w.sum(axis=1)).ravel(), 1.0, atol=1e-10)
+                                   for c in design.channels for w in design.weights[c])
+
+
+def fixed_counterpart(effects: str) -> str:
+    """The fixed-effects specification a random-effects one is tested against (Hausman)."""
+    return {"random": "unit", "random_time": "twoway"}[effects]
+
+
+class _RandomEffects:
+    """Quasi-demeaning, concentrated likelihood and information of one design (see the module docstring).
+
+    With ``transform`` (time effects, balanced, every ``W_t`` row-standardised) the arrays are those of the
+    time-demeaned model ``F'y_t = rho F'W_tF F'y_t + F'X_t beta + F'mu + F'e_t`` (``F`` the orthonormal
+    complement of ``1``): a random-effects SAR with ``N - 1`` pseudo-states, ``W*_t = F'W_tF`` and no constant.
+    """
+
+    def __init__(self, design: Design, time_effects: bool, transform: bool = False):
+        if len(design.channels) != 1:
+            raise InputError(f"model {design.model_id!r}: random effects take exactly one weights channel",
+                             value=list(design.channels))
+        if "const" not in design.names:
+            raise EstimationError(f"model {design.model_id!r}: random effects need a constant in the design")
+        self.design = design
+        self.channel = design.channels[0]
+        _, unit = np.unique(design.sample["ccode"].to_numpy(), return_inverse=True)
+        T_i = np.bincount(unit)
+        if design.n_units < 2 or T_i.max() < 2:
+            raise EstimationError(f"model {design.model_id!r}: random effects need states observed in two or more "
+                                  f"years ({design.n_units} states, at most {int(T_i.max())} year(s) each)")
+        spectra = _spectra(design, self.channel)
+        self.lam = np.concatenate([s.lam for s in spectra])
+        self.bounds = rho_bounds([s.lam for s in spectra])
+        wy = design.lag(self.channel, design.y)
+        wd = [w.toarray() for w in design.weights[self.channel]]
+        self.jacobian_periods = 0
+        if transform:
+            if not transform_applies(design):
+                raise EstimationError(f"model {design.model_id!r}: the time transformation needs a balanced panel "
+                                      "with row-standardised weights")
+            N, T = design.n_units, design.n_periods
+            F = sla.null_space(np.ones((1, N)))
+            keep = [i for i, nm in enumerate(design.names) if nm != "const"]
+            X, names = design.X[:, keep], [design.names[i] for i in keep]
+            y, wy_t, X_t, wd_t = [], [], [], []
+            for blk, w in zip(design.blocks, wd, strict=True):
+                y.append(F.T @ design.y[blk])
+                wy_t.append(F.T @ wy[blk])
+                X_t.append(F.T @ X[blk])
+                wd_t.append(F.T @ w @ F)
+            self.y, self.wy, X, wd = np.concatenate(y), np.concatenate(wy_t), np.vstack(X_t), wd_t
+            self.blocks = [slice(t * (N - 1), (t + 1) * (N - 1)) for t in range(T)]
+            unit = np.tile(np.arange(N - 1), T)
+            self.jacobian_periods = T  # log|I - rho W*_t| = log|I - rho W_t| - log(1 - rho)
+        else:
+            self.y, self.wy, self.blocks = design.y, wy, design.blocks
+            X, names = design.X, list(design.names)
+            if time_effects:
+                year = design.sample["year"].to_numpy()
+                dummies = [(year == y).astype(float) for y in design.years[1:]]
+                X = np.column_stack([X, *dummies]) if dummies else X
+                names += [f"year_{int(y)}" for y in design.years[1:]]
+        check_collinearity(X, names, design.model_id)
+        self.X, self.names, self.wd, self.unit = X, names, wd, unit
+        self.T_i = np.bincount(unit).astype(float)
+        self.n = len(self.y)
+        self.Dt = sp.csr_array((np.ones(self.n), (unit, np.arange(self.n))), shape=(len(self.T_i), self.n))  # D'
+        # cross products of [X, y, Wy] (columns scaled to unit norm) and their state sums, for the GLS steps
+        V = np.column_stack([X, self.y, self.wy])
+        self._scale = np.where(np.linalg.norm(V, axis=0) > 0, np.linalg.norm(V, axis=0), 1.0)
+        V = V / self._scale
+        self._vv, self._dv = V.T @ V, self.Dt @ V
+
+    # -- transformations
+    def unit_sum(self, v: np.ndarray) -> np.ndarray:
+        """``D'v``: the sum over each state's years."""
+        return self.Dt @ v
+
+    def quasi_demean(self, v: np.ndarray, phi: float) -> np.ndarray:
+        """``Sigma^-1/2 v``: ``v_it - (1 - theta_i) vbar_i``."""
+        theta = 1.0 / np.sqrt(1.0 + self.T_i * phi)
+        c = (1.0 - theta) / self.T_i
+        return v - (c[:, None] * self.unit_sum(v))[self.unit] if v.ndim == 2 else v - (c * self.unit_sum(v))[self.unit]
+
+    def sigma_inv(self, v: np.ndarray, phi: float) -> np.ndarray:
+        """``Sigma^-1 v = v - D Theta D' v``."""
+        th = phi / (1.0 + self.T_i * phi)
+        s = self.unit_sum(v)
+        return v - (th[:, None] * s)[self.unit] if v.ndim == 2 else v - (th * s)[self.unit]
+
+    # -- likelihood
+    def regressions(self, phi: float) -> tuple[np.ndarray, np.ndarray]:
+        """GLS coefficients of ``y`` and ``Wy`` on ``X`` (columns) and the 2x2 cross products of their residuals.
+
+        The normal equations from the cross products ``V' Sigma^-1 V = V'V - (D'V)' Theta (D'V)`` of
+        ``V = [X, y, Wy]`` (computed once, columns scaled to unit norm): O(N k^2) per ``phi`` instead of O(n k^2);
+        the residual cross products from the quasi-demeaned residuals (exact; an error in the coefficients enters
+        them only to second order).
+        """
+        theta = phi / (1.0 + self.T_i * phi)
+        m = self._vv - self._dv.T @ (theta[:, None] * self._dv)
+        k = self.X.shape[1]
+        xx, xz = m[:k, :k], m[:k, k:]
+        coef = sla.solve(xx, xz, assume_a="pos", check_finite=False)
+        sz = self._scale[k:]
+        coef = coef * sz[None, :] / self._scale[:k, None]
+        r = self.quasi_demean(np.column_stack([self.y, self.wy]) - self.X @ coef, phi)  # exact: no cancellation
+        return coef, r.T @ r
+
+    def logdet(self, rho: float) -> float:
+        return float(np.sum(np.log(np.abs(1.0 - rho * self.lam))) - self.jacobian_periods * np.log(1.0 - rho))
+
+    def loglik(self, rho: float, phi: float, gram: np.ndarray) -> float:
+        n = self.n
+        ssr = gram[0, 0] - 2 * rho * gram[0, 1] + rho**2 * gram[1, 1]
+        return (-0.5 * n * (np.log(2 * np.pi) + 1 + np.log(ssr / n)) - 0.5 * np.sum(np.log1p(self.T_i * phi))
+                + self.logdet(rho))
+
+    def evaluate(self, rho: float, phi: float) -> tuple[np.ndarray, float, float]:
+        """GLS coefficients (all columns, year dummies included), ``sigma2`` (ML) and the log-likelihood at
+        ``(rho, phi)``."""
+        coef, gram = self.regressions(phi)
+        ssr = gram[0, 0] - 2 * rho * gram[0, 1] + rho**2 * gram[1, 1]
+        return coef[:, 0] - rho * coef[:, 1], float(ssr) / self.n, self.loglik(rho, phi, gram)
+
+    def best_rho(self, phi: float) -> tuple[float, float]:
+        """The ``rho`` maximising the likelihood at ``phi``, and the maximum."""
+        _, gram = self.regressions(phi)
+        res = optimize.minimize_scalar(lambda r: -self.loglik(r, phi, gram), bounds=self.bounds, method="bounded",
+                                       options={"xatol": 1e-12})
+        return float(res.x), -float(res.fun)
+
+    def best_phi(self, rho: float | None = None, xatol: float = 1e-10) -> tuple[float, float]:
+        """The ``phi`` maximising the likelihood (over ``rho`` too when ``rho`` is None), and the maximum."""
+        def negll(eta: float) -> float:
+            phi = float(np.exp(eta))
+            if rho is None:
+                return -self.best_rho(phi)[1]
+            return -self.loglik(rho, phi, self.regressions(phi)[1])
+
+        lo, hi = np.log(PHI_BOUNDS[0]), np.log(PHI_BOUNDS[1])
+        res = optimize.minimize_scalar(negll, bounds=(lo, hi), method="bounded", options={"xatol": xatol})
+        return float(np.exp(res.x)), -float(res.fun)
+
+    # -- information
+    def information(self, beta: np.ndarray, rho: float, sigma2: float, phi: float) -> np.ndarray:
+        """Expected information of ``(beta, rho, sigma2, phi)`` (module docstring)."""
+        X, unit, T_i = self.X, self.unit, self.T_i
+        k, N = X.shape[1], len(T_i)
+        mu = X @ beta
+        gmu = np.empty(self.n)
+        tr_g = tr_gg = tr_gtg = 0.0
+        ggt_ii = np.zeros(N)
+        M = np.zeros((N, N))
+        for blk, wd in zip(self.blocks, self.wd, strict=True):
+            g = np.linalg.solve((np.eye(wd.shape[0]) - rho * wd).T, wd.T).T  # W (I - rho W)^-1
+            gmu[blk] = g @ mu[blk]
+            u = unit[blk]
+            tr_g += np.trace(g)
+            tr_gg += np.sum(g * g.T)
+            sq = g * g
+            tr_gtg += sq.sum()
+            ggt_ii[u] += sq.sum(axis=1)
+            M[np.ix_(u, u)] += g
+        theta = phi / (1.0 + T_i * phi)
+        tr_gsgs = (1.0 + phi) * tr_gtg - theta @ ggt_ii - phi * np.sum(theta[:, None] * M * M)
+        sx = self.sigma_inv(X, phi)
+        info = np.zeros((k + 3, k + 3))
+        info[:k, :k] = X.T @ sx / sigma2
+        info[:k, k] = info[k, :k] = sx.T @ gmu / sigma2
+        info[k, k] = tr_gg + tr_gsgs + gmu @ self.sigma_inv(gmu, phi) / sigma2
+        info[k, k + 1] = info[k + 1, k] = tr_g / sigma2
+        info[k, k + 2] = info[k + 2, k] = np.sum(np.diag(M) / (1.0 + T_i * phi))
+        info[k + 1, k + 1] = self.n / (2 * sigma2**2)
+        info[k + 1, k + 2] = info[k + 2, k + 1] = np.sum(T_i / (1.0 + T_i * phi)) / (2 * sigma2)
+        info[k + 2, k + 2] = 0.5 * np.sum((T_i / (1.0 + T_i * phi)) ** 2)
+        return info
+
+    def observed_information(self, beta: np.ndarray, rho: float, sigma2: float, phi: float) -> np.ndarray:
+        """Minus the analytical Hessian of the log-likelihood in ``(beta, rho, sigma2, phi)`` at the estimate."""
+        X, T_i = self.X, self.T_i
+        k = X.shape[1]
+        r = self.y - rho * self.wy - X @ beta
+        tr_gg = 0.0
+        for wd in self.wd:
+            g = np.linalg.solve((np.eye(wd.shape[0]) - rho * wd).T, wd.T).T
+            tr_gg += np.sum(g * g.T)
+        dth = 1.0 / (1.0 + T_i * phi) ** 2  # d Theta / d phi; d Sigma^-1 / d phi = -D diag(dth) D'
+        z = np.column_stack([X, self.wy])  # d r / d(beta, rho) = -z
+        pz, pr = self.sigma_inv(z, phi), self.sigma_inv(r, phi)
+        ur, uz = self.unit_sum(r), self.unit_sum(z)
+        info = np.zeros((k + 3, k + 3))
+        info[:k + 1, :k + 1] = z.T @ pz / sigma2
+        info[k, k] += tr_gg
+        info[:k + 1, k + 1] = info[k + 1, :k + 1] = z.T @ pr / sigma2**2
+        info[:k + 1, k + 2] = info[k + 2, :k + 1] = uz.T @ (dth * ur) / sigma2
+        info[k + 1, k + 1] = -self.n / (2 * sigma2**2) + r @ pr / sigma2**3
+        info[k + 1, k + 2] = info[k + 2, k + 1] = ur @ (dth * ur) / (2 * sigma2**2)
+        info[k + 2, k + 2] = (-0.5 * np.sum((T_i / (1.0 + T_i * phi)) ** 2)
+                              + np.sum(T_i * ur**2 / (1.0 + T_i * phi) ** 3) / sigma2)
+        return info
+
+
+def fit_sar_re(design: Design, *, estimator: str = "sar_ml", time_effects: bool = False, lee_yu: bool = True,
+               information: str = "expected") -> Estimate:
+    """Fit a SAR (or SDM, with ``W_<channel>_<x>`` columns) panel with random unit effects by maximum likelihood.
+
+    Parameters
+    ----------
+    design : Design
+        From :func:`interdep.models.design.build_design` with ``effects: none`` (so ``X`` holds ``const``); one
+        channel; balanced or unbalanced, ``W`` may vary by year.
+    estimator : str
+        Name recorded in the result.
+    time_effects : bool
+        Year fixed effects too (``effects: random_time``). With ``lee_yu`` in a balanced panel with
+        row-standardised ``W_t`` they are removed by the Lee-Yu (2010) time transformation (the likelihood of
+        the time-demeaned data, ``N - 1`` pseudo-states, ``- T log(1 - rho)``), which removes the O(1/N) bias of
+        rho; otherwise the year dummies enter ``X`` as coefficients (the direct approach; splm with
+        ``factor(year)``). The constant and year effects are not reported.
+    lee_yu : bool
+        Use the time transformation where it applies.
+    information : {"expected", "observed"}
+        Covariance from the analytical expected information (default, as the fixed-effects fits) or the
+        analytical observed information (minus the Hessian; what splm's finite-difference Hessian approximates
+        for rho and phi).
+
+    Returns
+    -------
+    Estimate
+        Terms: the design's columns (without ``const`` with time effects), then ``rho_<channel>``. ``sigma2`` is
+        the idiosyncratic variance (ML: SSR / n, n - T with the transformation); ``diagnostics`` holds
+        ``random_effects`` (``phi = sigma2_mu / sigma2`` and its standard error, ``sigma2_mu``),
+        ``cov_beta_gls`` (splm's beta covariance) and ``notes``. ``log_likelihood`` is the likelihood of the
+        untransformed model (year dummies concentrated out) at the estimates' rho and phi;
+        ``log_likelihood_transformed`` the maximised transformed one, when used.
+    """
+    if information not in ("expected", "observed"):
+        raise ValueError(f"information must be 'expected' or 'observed', not {information!r}")
+    with single_thread_blas():
+        t0 = time.perf_counter()
+        transform = time_effects and lee_yu and transform_applies(design)
+        re = _RandomEffects(design, time_effects, transform=transform)
+        phi, _ = re.best_phi()
+        rho, _ = re.best_rho(phi)
+        beta_all, sigma2, loglik = re.evaluate(rho, phi)
+        loglik_transformed = loglik if transform else None
+        if transform:
+            loglik = _RandomEffects(design, True).evaluate(rho, phi)[2]
+        info = (re.information if information == "expected" else re.observed_information)(beta_all, rho, sigma2, phi)
+        try:
+            cov_all = np.linalg.inv(info)
+        except np.linalg.LinAlgError as err:
+            raise EstimationError(f"model {design.model_id!r}: singular information matrix") from err
+        k = re.X.shape[1]
+        shown = [i for i, nm in enumerate(re.names) if nm in design.names and not (time_effects and nm == "const")]
+        xs = re.quasi_demean(re.X, phi)
+        cov_gls = sigma2 * np.linalg.inv(xs.T @ xs)
+    notes = [f"random unit effects (ML): phi = sigma2_mu / sigma2 = {phi:.6g}, quasi-demeaning with theta_i = "
+             "(1 + T_i phi)^(-1/2) per state (exact for unbalanced panels); sigma2 = SSR/n (ML); s.e. from the "
+             f"{information} information of (beta, rho, sigma2, phi)"]
+    if transform:
+        notes.append("year effects by the Lee-Yu (2010) time transformation (balanced, W row-standardised): "
+                     f"likelihood of the time-demeaned data, {design.n_units - 1} pseudo-states, "
+                     f"-{design.n_periods} log(1 - rho), sigma2 = SSR/(n - {design.n_periods})")
+    elif time_effects:
+        notes.append(f"year effects as fixed coefficients ({len(design.years) - 1} year dummies, the direct approach"
+                     + ("" if not lee_yu else "; the Lee-Yu time transformation needs a balanced panel with "
+                        "row-standardised W: rho carries an O(1/N) downward bias") + ")")
+    converged, message = True, ""
+    if at_bound(rho, re.bounds):
+        converged, message = False, "rho at the boundary of the admissible interval"
+    if phi <= PHI_BOUNDS[0] * 1.01:
+        notes.append("phi at its lower bound (no state-level variance): the random-effects fit is the pooled one")
+    elif phi >= PHI_BOUNDS[1] * 0.99:
+        converged = False
+        message = (message + "; " if message else "") + "phi at its upper bound"
+    keep = [*shown, k]
+    diagnostics: dict[str, object] = {
+        "random_effects": {"phi": phi, "phi_std_error": float(np.sqrt(cov_all[k + 2, k + 2])),
+                           "sigma2_mu": phi * sigma2, "sigma2": sigma2, "time_effects": time_effects,
+                           "time_transformation": transform},
+        "cov_beta_gls": cov_gls[np.ix_(shown, shown)],
+        "rho_bounds": {re.channel: list(re.bounds)},
+        "notes": notes,
+        "seconds_estimation": time.perf_counter() - t0,
+    }
+    if loglik_transformed is not None:
+        diagnostics["log_likelihood_transformed"] = float(loglik_transformed)
+    return Estimate(
+        estimator=estimator,
+        terms=[re.names[i] for i in shown] + [f"rho_{re.channel}"],
+        params=np.concatenate([beta_all[shown], [rho]]),
+        cov=cov_all[np.ix_(keep, keep)],
+        sigma2=sigma2,
+        n_obs=design.n_obs,
+        log_likelihood=float(loglik),
+        n_params_likelihood=len(shown) + 2,  # coefficients, rho and phi (not sigma2 nor year effects, as FE fits)
+        converged=converged,
+        message=message,
+        diagnostics=diagnostics,
+    )
+
+
+def profile_re(design: Design, rho_hat: float, *, time_effects: bool = False, lee_yu: bool = True,
+               points: int = 41, half_width: float = 0.3) -> list[tuple[str, float, float]]:
+    """The log-likelihood the estimator maximises (the transformed one with the time transformation) profiled
+    over ``rho`` (beta, sigma2 and phi maximised at each ``rho``): rows ``(channel, rho, log_likelihood)`` on
+    ``rho_hat +- half_width`` within the admissible interval."""
+    with single_thread_blas():
+        re = _RandomEffects(design, time_effects,
+                            transform=time_effects and lee_yu and transform_applies(design))
+        lo, hi = re.bounds
+        margin = 1e-3 * (hi - lo)
+        grid = np.linspace(max(lo + margin, rho_hat - half_width), min(hi - margin, rho_hat + half_width), points)
+        return [(re.channel, float(r), re.best_phi(float(r), xatol=1e-6)[1]) for r in grid]
+
+
+def hausman(fixed: Estimate, random: Estimate) -> dict[str, object]:
+    """Spatial Hausman test of random against fixed unit effects (splm's ``sphtest``).
+
+    Compares the coefficients the two fits share (the slopes: the fixed-effects fit has no constant, and rho is
+    left out as in splm), ``H = |d' (V_fixed - V_random)^-1 d|`` ~ chi2(len(d)). Under the null (effects
+    uncorrelated with the regressors) both are consistent and the random-effects one efficient.
+
+    Returns
+    -------
+    dict
+        ``statistic``, ``df``, ``p_value``, ``terms`` and ``variance_difference_positive_definite`` (when it is
+        not, the statistic's chi-squared reference is doubtful; splm takes the absolute value regardless).
+    """
+    terms = [t for t in fixed.terms if t in random.terms and not t.startswith("rho_")]
+    if not terms:
+        raise EstimationError("Hausman test: the fixed- and random-effects fits share no coefficient")
+    fi = [fixed.terms.index(t) for t in terms]
+    ri = [random.terms.index(t) for t in terms]
+    d = fixed.params[fi] - random.params[ri]
+    dv = fixed.cov[np.ix_(fi, fi)] - random.cov[np.ix_(ri, ri)]
+    try:
+        stat = float(abs(d @ np.linalg.solve(dv, d)))
+    except np.linalg.LinAlgError as err:
+        raise EstimationError("Hausman test: the difference of the covariance matrices is singular") from err
+    df = len(terms)
+    return {"statistic": stat, "df": df, "p_value": float(stats.chi2.sf(stat, df)), "terms": terms,
+            "variance_difference_positive_definite": bool(np.all(np.linalg.eigvalsh((dv + dv.T) / 2) > 0))}

@@ -1,0 +1,213 @@
+"""Random unit effects for sar_ml (interdep.models.panel_random): the likelihood and both information matrices
+against dense re-computations on a small unbalanced panel with a different W every year, Monte Carlo recovery,
+the Hausman test's power, fit.json / tables, and bad input. (Agreement with R splm: tests/test_models_vs_r.py.)"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from interdep.errors import EstimationError, InputError
+from interdep.models.design import build_design
+from interdep.models.fit import fit_model
+from interdep.models.panel_ml import fit_sar_ml
+from interdep.models.panel_random import _RandomEffects, fit_sar_re, hausman
+from interdep.montecarlo import simulate_panel
+from interdep.outputs.tables import diagnostics_table, regression_table
+
+REGRESSORS = ["x1", "x2"]
+
+
+def _spec(effects: str = "random", **extra) -> dict:
+    return {"id": "re", "estimator": "sar_ml", "weights": ["c0"], "outcome": "y", "regressors": REGRESSORS,
+            "effects": effects, "impact_draws": 0, **extra}
+
+
+def _small(effects: str, seed: int = 3, n: int = 25, t: int = 5, drop: float = 0.15):
+    """A panel with W different every year, true random effects; unbalanced (15% of state-years missing) unless
+    ``drop`` is 0."""
+    panel, graphs = simulate_panel(n=n, t=t, rho=(0.4,), beta=(1.0, -0.5), effects=effects, drop=drop, seed=seed)
+    design = build_design(_spec("none"), panel, graphs)
+    assert design.balanced == (drop == 0)
+    return panel, graphs, design
+
+
+# (process, share missing, time effects, Lee-Yu time transformation)
+CASES = [("random", 0.15, False, False), ("random_time", 0.15, True, False), ("random_time", 0.0, True, True)]
+
+
+def _dense(design, time_effects: bool, transform: bool):
+    """The likelihood's arrays and, densely, its W (block-diagonal) and state dummies D (pseudo-states when
+    transformed)."""
+    re = _RandomEffects(design, time_effects, transform=transform)
+    W = np.zeros((re.n, re.n))
+    for blk, w in zip(re.blocks, re.wd, strict=True):
+        W[blk, blk] = w
+    D = np.zeros((re.n, len(re.T_i)))
+    D[np.arange(re.n), re.unit] = 1.0
+    return re, W, D
+
+
+@pytest.mark.parametrize(("effects", "drop", "time_effects", "transform"), CASES)
+def test_likelihood_is_the_dense_gaussian_density(effects, drop, time_effects, transform):
+    """log L = log|A| + log N(Ay; X beta, sigma2 (I + phi DD')), evaluated densely, at the estimate and elsewhere:
+    checks the quasi-demeaning with theta_i from each state's T_i (unbalanced) and, with the time
+    transformation, that its log-Jacobian sum_t log|I - rho W_t| - T log(1 - rho) is log|I - rho F'WF|."""
+    _, _, design = _small(effects, drop=drop)
+    re, W, D = _dense(design, time_effects, transform)
+    est = fit_sar_re(design, time_effects=time_effects)
+    assert est.diagnostics["random_effects"]["time_transformation"] == transform
+    phi_hat = est.diagnostics["random_effects"]["phi"]
+    for rho, phi in ((est.params[-1], phi_hat), (0.1, 3.0)):
+        beta, sigma2, loglik = re.evaluate(rho, phi)
+        A = np.eye(re.n) - rho * W
+        omega = sigma2 * (np.eye(re.n) + phi * D @ D.T)
+        dense = np.linalg.slogdet(A)[1] + stats.multivariate_normal(re.X @ beta, omega).logpdf(A @ re.y)
+        np.testing.assert_allclose(loglik, dense, rtol=1e-11)
+    maximised = est.diagnostics["log_likelihood_transformed"] if transform else est.log_likelihood
+    np.testing.assert_allclose(maximised, re.evaluate(est.params[-1], phi_hat)[2], rtol=1e-14)
+
+
+@pytest.mark.parametrize(("effects", "drop", "time_effects", "transform"), CASES[1:])
+def test_expected_information_equals_dense_traces(effects, drop, time_effects, transform):
+    """The scatter-added traces of the expected information equal the general Gaussian formulas computed with
+    dense n x n matrices: I_rr = tr(GG) + tr(G' Omega^-1 G Omega) + (G mu)' Omega^-1 G mu,
+    I_r,theta_j = tr(Omega^-1 G dOmega_j), I_theta = tr(Omega^-1 dOmega_i Omega^-1 dOmega_j) / 2."""
+    _, _, design = _small(effects, drop=drop)
+    re, W, D = _dense(design, time_effects, transform)
+    beta, sigma2, _ = re.evaluate(0.3, 0.8)
+    rho, phi, n = 0.3, 0.8, re.n
+    G = W @ np.linalg.inv(np.eye(n) - rho * W)
+    sig = np.eye(n) + phi * D @ D.T
+    omega, omega_inv = sigma2 * sig, np.linalg.inv(sigma2 * sig)
+    d_omega = [sig, sigma2 * D @ D.T]  # d Omega / d sigma2, d Omega / d phi
+    gmu = G @ re.X @ beta
+    k = re.X.shape[1]
+    dense = np.zeros((k + 3, k + 3))
+    dense[:k, :k] = re.X.T @ omega_inv @ re.X
+    dense[:k, k] = dense[k, :k] = re.X.T @ omega_inv @ gmu
+    dense[k, k] = np.trace(G @ G) + np.trace(G.T @ omega_inv @ G @ omega) + gmu @ omega_inv @ gmu
+    for i, di in enumerate(d_omega):
+        dense[k, k + 1 + i] = dense[k + 1 + i, k] = np.trace(omega_inv @ G @ di)
+        for j, dj in enumerate(d_omega):
+            dense[k + 1 + i, k + 1 + j] = 0.5 * np.trace(omega_inv @ di @ omega_inv @ dj)
+    np.testing.assert_allclose(re.information(beta, rho, sigma2, phi), dense, rtol=1e-9,
+                               atol=1e-9 * np.abs(dense).max())
+
+
+@pytest.mark.parametrize(("effects", "drop", "time_effects", "transform"), CASES)
+def test_observed_information_equals_finite_difference_hessian(effects, drop, time_effects, transform):
+    """Minus the central-difference Hessian of the full log-likelihood in (beta, rho, sigma2, phi) at the
+    estimate: the standard errors agree to 1e-5 (the differencing error)."""
+    _, _, design = _small(effects, drop=drop, seed=5)
+    re, W, _ = _dense(design, time_effects, transform)
+    est = fit_sar_re(design, time_effects=time_effects, information="observed")
+    phi = est.diagnostics["random_effects"]["phi"]
+    beta, sigma2, _ = re.evaluate(est.params[-1], phi)
+    k = len(beta)
+    n = re.n
+
+    def loglik(p):
+        b, rho, s2, ph = p[:k], p[k], p[k + 1], p[k + 2]
+        r = re.quasi_demean(re.y - rho * re.wy - re.X @ b, ph)
+        return (-n / 2 * np.log(2 * np.pi * s2) - 0.5 * np.sum(np.log1p(re.T_i * ph)) + re.logdet(rho)
+                - r @ r / (2 * s2))
+
+    p0 = np.concatenate([beta, [est.params[-1], sigma2, phi]])
+    h = 1e-4 * np.maximum(np.abs(p0), 0.1)
+    m = len(p0)
+    H = np.zeros((m, m))
+    for i in range(m):
+        for j in range(m):
+            ei, ej = np.eye(m)[i] * h[i], np.eye(m)[j] * h[j]
+            H[i, j] = (loglik(p0 + ei + ej) - loglik(p0 + ei - ej) - loglik(p0 - ei + ej)
+                       + loglik(p0 - ei - ej)) / (4 * h[i] * h[j])
+    se_numeric = np.sqrt(np.diag(np.linalg.inv(-H)))
+    se = np.sqrt(np.diag(np.linalg.inv(re.observed_information(beta, est.params[-1], sigma2, phi))))
+    np.testing.assert_allclose(se, se_numeric, rtol=1e-5)
+    shown = [re.names.index(t) for t in est.terms[:-1]]
+    np.testing.assert_allclose(est.std_errors, se[[*shown, k]], rtol=1e-12)
+
+
+@pytest.mark.parametrize(("effects", "drop"), [("random", 0.15), ("random_time", 0.0)])
+def test_monte_carlo_recovery(effects, drop):
+    """40 replications of N = 40 states x T = 6 years (W new every year; unbalanced with drop) with true random
+    state effects (sigma2_mu = sigma2 = 1, phi = 1; random_time: and year effects, removed by the time
+    transformation): every estimate's mean within 3.5 Monte Carlo s.e. of the truth, the mean s.e. of beta and rho
+    within 25% of the spread, and 95% coverage of rho and beta >= 0.85."""
+    truth = {"x1": 1.0, "x2": -0.5, "rho_c0": 0.4, "phi": 1.0}
+    rows = []
+    for rep in range(40):
+        panel, graphs = simulate_panel(n=40, t=6, rho=(0.4,), beta=(1.0, -0.5), effects=effects, drop=drop,
+                                       seed=100 + rep)
+        est = fit_sar_re(build_design(_spec("none"), panel, graphs), time_effects=effects == "random_time")
+        assert est.converged
+        coefs = est.coefficients().set_index("term")
+        rows.append({**{t: (coefs.loc[t, "estimate"], coefs.loc[t, "std_error"]) for t in ("x1", "x2", "rho_c0")},
+                     "phi": (est.diagnostics["random_effects"]["phi"], np.nan)})
+    for term, value in truth.items():
+        est = np.array([r[term][0] for r in rows])
+        assert abs(est.mean() - value) < 3.5 * est.std(ddof=1) / np.sqrt(len(est)), (term, est.mean())
+        if term != "phi":
+            se = np.array([r[term][1] for r in rows])
+            assert 0.75 < se.mean() / est.std(ddof=1) < 1.25, (term, se.mean(), est.std(ddof=1))
+            assert np.mean(np.abs(est - value) <= 1.96 * se) >= 0.85, term
+
+
+def test_fit_json_hausman_and_tables():
+    """fit.json of a random-effects fit: effects, phi, the Hausman test against the fixed-effects fit of the same
+    sample; it rejects when the state effects are correlated with X (the simulator's unit-effects process) and is
+    shown in the diagnostics table."""
+    panel, graphs = simulate_panel(n=40, t=6, rho=(0.4,), beta=(1.0, -0.5), effects="unit", seed=11)
+    res = fit_model(_spec("random", impact_draws=50), panel, graphs)
+    fit = res.fit
+    assert fit["effects"] == "random" and fit["estimator"] == "sar_ml"
+    assert set(fit["random_effects"]) == {"phi", "phi_std_error", "sigma2_mu", "sigma2", "time_transformation"}
+    h = fit["hausman"]
+    assert h["df"] == 2 and h["terms"] == REGRESSORS
+    assert h["statistic"] > 20 and h["p_value"] < 1e-4
+    assert h["against"] == "sar_ml, effects: unit (lee_yu: True)"
+    np.testing.assert_allclose(h["p_value"], stats.chi2.sf(h["statistic"], 2))
+    assert list(res.estimate.terms) == ["const", *REGRESSORS, "rho_c0"]
+    assert len(res.impacts) == 3 * len(REGRESSORS) and len(res.profile) == 41
+    assert res.profile["log_likelihood"].max() <= fit["log_likelihood"] + 1e-9
+    models = {"re": (fit, res.estimate.coefficients())}
+    table = diagnostics_table(models)
+    assert table["test"].tolist() == ["Hausman, random vs fixed effects (df 2)"]
+    np.testing.assert_allclose(table["statistic"], h["statistic"])
+    regression = regression_table(models, ["re"], {})
+    assert regression.set_index("").loc["Fixed effects", "re"] == "random state"
+
+
+def test_hausman_size_under_random_effects():
+    """With true random effects the Hausman test rejects at 5% in at most 4 of 40 replications (5%: 2 expected)."""
+    rejections = 0
+    for rep in range(40):
+        panel, graphs = simulate_panel(n=40, t=6, rho=(0.4,), beta=(1.0, -0.5), effects="random", seed=200 + rep)
+        fixed = fit_sar_ml(build_design(_spec("unit"), panel, graphs))
+        random = fit_sar_re(build_design(_spec("none"), panel, graphs))
+        rejections += hausman(fixed, random)["p_value"] < 0.05
+    assert rejections <= 4
+
+
+@pytest.mark.parametrize(("spec", "error", "match"), [
+    (_spec("random", estimator="sem_ml"), InputError, "sar_ml and sdm_ml only"),
+    (_spec("random", estimator="ols"), InputError, "sar_ml and sdm_ml only"),
+    (_spec("random_time", weights=["c0", "c1"]), InputError, "exactly one weights channel"),
+    (_spec("random", dynamic=True), InputError, "dynamic"),
+    (_spec("randomly"), InputError, "randomly"),
+    (_spec("random", years=[2000, 2000]), EstimationError, "two or more years"),
+])
+def test_bad_input(spec, error, match):
+    panel, graphs = simulate_panel(n=20, t=3, rho=(0.3, 0.2), effects="random", seed=1)
+    with pytest.raises(error, match=match):
+        fit_model(spec, panel, graphs)
+
+
+def test_sdm_with_random_effects():
+    """sdm_ml with random effects: the W x terms are coefficients like the others, in the Hausman test too."""
+    panel, graphs = simulate_panel(n=30, t=5, rho=(0.3,), effects="random", seed=4)
+    res = fit_model(_spec("random", estimator="sdm_ml"), panel, graphs)
+    assert res.estimate.terms == ["const", *REGRESSORS, "W_c0_x1", "W_c0_x2", "rho_c0"]
+    assert res.fit["hausman"]["df"] == 4 and res.fit["converged"]
