@@ -49,6 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy import special
 
@@ -190,6 +191,12 @@ class CensoredSAR:
                 ["const"] if year_effects == "none" and "const" not in names else [])
             projector = EffectsProjector(design.sample["ccode"].to_numpy(), design.sample["year"].to_numpy(),
                                          year_effects)
+            # the joint Gaussian block of (beta and mean_<x>, year effects, u): one design, its Gram matrix fixed
+            years = (np.eye(design.n_periods)[pd.factorize(design.sample["year"].to_numpy())[0]]
+                     if year_effects == "time" else np.zeros((len(X), 0)))
+            self._cre_z = np.column_stack([X, years, np.eye(len(self.unit_n))[self.unit_idx]])
+            self._cre_ztz = self._cre_z.T @ self._cre_z
+            self._cre_flat = X.shape[1] + years.shape[1]
         self.lin = LinearGibbs(X, names, projector, design.model_id)
         with single_thread_blas():  # one decomposition per distinct year, with the vectors the impacts need
             _spectra(design, self.channel, vectors=True)
@@ -249,21 +256,31 @@ class CensoredSAR:
         loglik += base
         s.rho = griddy_draw(g, loglik, rng)
         v = s.z - s.rho * wz
-        s.beta, s.sigma2, s.mean = self.lin.draw(v - offset, rng, self.prior,
-                                                 sigma2=None if self.kind == "tobit" else 1.0)
         if self.cre:
-            self._draw_unit_effects(s, v - s.mean, rng)
-            s.mean = s.mean + s.u[self.unit_idx]
+            if self.kind == "tobit":  # sigma2 given u with beta and the year effects integrated out
+                s.sigma2 = self.lin.draw(v - offset, rng, self.prior)[1]
+            self._draw_linear_block(s, v, rng)
+        else:
+            s.beta, s.sigma2, s.mean = self.lin.draw(v, rng, self.prior,
+                                                     sigma2=None if self.kind == "tobit" else 1.0)
         s.e = v - s.mean
         return s
 
-    def _draw_unit_effects(self, s: _State, resid: np.ndarray, rng: np.random.Generator) -> None:
-        """``u_i`` from ``N(S_i / (T_i + sigma2/tau2), sigma2 / (T_i + sigma2/tau2))`` (``S_i`` the unit's residual
-        sum), then ``tau2 ~ IG((N - 1)/2, u'u/2)``: the posterior under a uniform prior on ``tau`` (Gelman 2006)."""
-        prec = self.unit_n / s.sigma2 + 1.0 / s.tau2
-        total = np.bincount(self.unit_idx, weights=resid, minlength=len(self.unit_n))
-        s.u = total / s.sigma2 / prec + rng.standard_normal(len(prec)) / np.sqrt(prec)
-        s.tau2 = float(0.5 * (s.u @ s.u) / rng.gamma(0.5 * (len(prec) - 1)))
+    def _draw_linear_block(self, s: _State, v: np.ndarray, rng: np.random.Generator) -> None:
+        """Correlated random unit effects: ``(beta, delta, year effects, u)`` jointly from their Gaussian conditional
+        given ``v = A z``, ``sigma2`` and ``tau2`` (flat priors, ``u ~ N(0, tau2)``; one Cholesky factor of a
+        (k + T + N)-square matrix), then ``tau2 ~ IG((N - 1)/2, u'u/2)``, the posterior under a uniform prior on
+        ``tau`` (Gelman 2006). Drawing them jointly avoids the slow mixing of ``delta`` against ``u``."""
+        prec = self._cre_ztz.copy()
+        units = np.arange(self._cre_flat, prec.shape[0])
+        prec[units, units] += s.sigma2 / s.tau2
+        chol = np.linalg.cholesky(prec)
+        mean = sla.cho_solve((chol, True), self._cre_z.T @ v)
+        coef = mean + np.sqrt(s.sigma2) * sla.solve_triangular(chol, rng.standard_normal(len(mean)), lower=True,
+                                                               trans="T")
+        s.beta, s.u = coef[:self.lin.k], coef[self._cre_flat:]
+        s.mean = self._cre_z @ coef
+        s.tau2 = float(0.5 * (s.u @ s.u) / rng.gamma(0.5 * (len(s.u) - 1)))
 
     def record(self, s: _State) -> np.ndarray:
         tail = [s.rho, s.sigma2] if self.kind == "tobit" else [s.rho]
