@@ -143,6 +143,18 @@ def _spec(estimator: str, outcome: str, effects: str, **kw) -> dict:
             "regressors": ["x1", "x2"], "effects": effects, **kw}
 
 
+def _assert_posterior_centres_on_ml(bayes, ml: pd.DataFrame) -> pd.DataFrame:
+    """Posterior means within 3 MCSE + 0.1 posterior sd of the ML estimates, posterior sds within 10% of the ML
+    s.e.; returns the posterior summary indexed by term."""
+    post = bayes.estimate.coefficients().set_index("term")
+    mcse = pd.Series({k: v["mcse"] for k, v in bayes.fit["mcmc"]["diagnostics"].items()})
+    for term, est, se in ml[["term", "estimate", "std_error"]].itertuples(index=False):
+        tol = 3 * mcse[term] + 0.1 * post.loc[term, "std_error"]
+        assert post.loc[term, "estimate"] == pytest.approx(est, abs=tol), term
+        assert post.loc[term, "std_error"] == pytest.approx(se, rel=0.1), term
+    return post
+
+
 def test_tobit_without_censoring_is_the_gaussian_sar_posterior():
     """No censored rows: sar_tobit's posterior (flat priors) centres on the sar_ml estimate. Posterior mean and
     MLE differ by O(1/n) as well as by Monte Carlo error: within 3 MCSE + 0.1 posterior sd; the posterior sd
@@ -150,12 +162,7 @@ def test_tobit_without_censoring_is_the_gaussian_sar_posterior():
     panel, graphs = _panel("none", 6, None)
     bayes = fit_model(_spec("sar_tobit", "y_tobit", "none", mcmc=FAST), panel, graphs)
     ml = fit_model(_spec("sar_ml", "y", "none"), panel, graphs).estimate.coefficients()
-    post = bayes.estimate.coefficients().set_index("term")
-    mcse = pd.Series({k: v["mcse"] for k, v in bayes.fit["mcmc"]["diagnostics"].items()})
-    for term, est, se in ml[["term", "estimate", "std_error"]].itertuples(index=False):
-        tol = 3 * mcse[term] + 0.1 * post.loc[term, "std_error"]
-        assert post.loc[term, "estimate"] == pytest.approx(est, abs=tol), term
-        assert post.loc[term, "std_error"] == pytest.approx(se, rel=0.1), term
+    _assert_posterior_centres_on_ml(bayes, ml)
     assert bayes.fit["mcmc"]["latent_rows"] == 0
     assert bayes.fit["converged"], bayes.fit["message"]
 
@@ -170,12 +177,7 @@ def test_tobit_without_censoring_with_twoway_effects_is_the_lee_yu_posterior():
     mcmc = {"draws": 3000, "burn_in": 300, "chains": 2}
     bayes = fit_model(_spec("sar_tobit", "y_tobit", "twoway", mcmc=mcmc), panel, graphs)
     ml = fit_model(_spec("sar_ml", "y_tobit", "twoway"), panel, graphs).estimate.coefficients()
-    post = bayes.estimate.coefficients().set_index("term")
-    mcse = pd.Series({k: v["mcse"] for k, v in bayes.fit["mcmc"]["diagnostics"].items()})
-    for term, est, se in ml[["term", "estimate", "std_error"]].itertuples(index=False):
-        tol = 3 * mcse[term] + 0.1 * post.loc[term, "std_error"]
-        assert post.loc[term, "estimate"] == pytest.approx(est, abs=tol), term
-        assert post.loc[term, "std_error"] == pytest.approx(se, rel=0.1), term
+    post = _assert_posterior_centres_on_ml(bayes, ml)
     design = build_design(_spec("sar_tobit", "y_tobit", "twoway"), panel, graphs)
     adjusted = LogDetGrid.from_design(design, "c0", PRIOR_DEFAULTS)
     plain = LogDetGrid.from_design(design, "c0", PRIOR_DEFAULTS, adjust=False)
