@@ -17,7 +17,8 @@ One sweep of the sampler (a blocked Gibbs sampler, every block exact):
    grid of 2,001 points over the admissible interval (griddy Gibbs; the log-determinants are exact, from the
    per-year eigenvalues of the ML engine);
 3. ``sigma2`` (Tobit) given ``rho`` and ``z``, then ``beta`` marginally over the effects, then the effects
-   (:class:`interdep.models.bayes.core.LinearGibbs`); with correlated random unit effects, then the ``u_i`` and
+   (:class:`interdep.models.bayes.core.LinearGibbs`); with correlated random unit effects instead ``sigma2``
+   given the ``u_i``, then ``beta``, the ``mean_<x>`` terms, the year effects and the ``u_i`` jointly, then
    ``sigma2_unit``.
 
 Effects are parameters of the sampler with flat priors (``unit_effects: fixed``, the default). Consequences: a
@@ -28,7 +29,7 @@ error does not vanish from the other parameters (incidental-parameter bias of O(
 at T = 10: rho +0.046 over 60 replications, x1's posterior mean 1.22-1.66 against 1 in three).
 ``unit_effects: correlated_random`` (Mundlak 1978; Chamberlain 1980) instead models the unit effect as
 ``mean_i(x)' delta + u_i`` with ``u_i ~ N(0, sigma2_unit)`` (uniform prior on ``sigma_unit``, Gelman 2006): the
-unit means enter as regressors ``mean_<x>``, the ``u_i`` are drawn from their normal conditionals, only the year
+unit means enter as regressors ``mean_<x>``, the ``u_i`` are drawn jointly with the coefficients, only the year
 dummies keep flat priors, and no unit is removed.
 
 In the Gaussian part, integrating flat-prior effects out would leave ``rho``'s marginal as
