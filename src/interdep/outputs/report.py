@@ -232,11 +232,13 @@ def headline_channel(report: Report) -> str:
 
 def headline_censoring(report: Report) -> str:
     """How far the linear SAR on a censored outcome is from the Tobit on it: for each ``sar_tobit`` model in the
-    tables, the ``sar_ml`` models on the same outcome, channel, effects and years, with their rho's (a sentence)
-    and every common coefficient (a table); on the demo also the ``sar_ml`` model on the uncensored index with the
-    same channel, effects and years (what the Tobit should reproduce, and the benchmark of both when no true rho
-    of truth.json applies, e.g. one channel of two)."""
-    coefs = [c for c in (_read(report, f"regression_{n}.csv") for n in report.table_names) if c is not None]
+    ``censored`` table (all tables when there is none), the ``sar_ml`` models on the same outcome, channel, effects
+    and years, with their rho's (a sentence) and every common coefficient (a table); on the demo also the
+    ``sar_ml`` model on the uncensored index with the same channel, effects and years (what the Tobit should
+    reproduce, and the benchmark of both when no true rho of truth.json applies, e.g. one channel of two)."""
+    censored = _read(report, "regression_censored.csv")  # the censored table's models when there is one
+    coefs = [censored] if censored is not None else [
+        c for c in (_read(report, f"regression_{n}.csv") for n in report.table_names) if c is not None]
     if not coefs:
         return ""
     est = pd.concat(coefs).drop_duplicates(["model_id", "term"]).set_index(["model_id", "term"])
