@@ -69,6 +69,7 @@ SPEC_KEYS = (
     "dynamic", "wx_regressors", "lee_yu", "impact_draws", "w_lags", "description", "label", "complete_cases",
     "mcmc", "priors", "w_missing", "unit_effects", "se", "missing",
 )
+MISSING_OUTCOMES = ("listwise", "impute")  # the ``missing`` key: rows with a missing outcome dropped or imputed
 log = logging.getLogger(__name__)
 _CROSS_SECTION = {"sem_ml": cs.fit_sem_ml, "sar_gmm": cs.fit_sar_gmm, "sac": cs.fit_sac_gmm,
                   "sac_ml": cs.fit_sac_ml}
@@ -137,7 +138,7 @@ def spec_schema() -> dict[str, Any]:
             "unit_effects": {"enum": list(UNIT_EFFECTS), "default": "fixed",
                              "description": "sar_tobit / sar_probit: flat-prior unit dummies (fixed) or Mundlak "
                                             "correlated random unit effects"},
-            "missing": {"enum": ["listwise", "impute"], "default": "listwise",
+            "missing": {"enum": list(MISSING_OUTCOMES), "default": "listwise",
                         "description": "rows with a missing outcome: dropped, or kept with the outcome imputed in "
                                        "every sweep (sar_tobit / sar_probit)"},
         },
@@ -165,7 +166,7 @@ def _check_spec(spec: Mapping[str, Any]) -> str:
     if est == "sar_conv" and len(spec.get("weights", [])) < 2:
         raise InputError(f"model {mid!r}: estimator 'sar_conv' needs two or more weights channels",
                          value=spec.get("weights"))
-    if spec.get("missing", "listwise") not in ("listwise", "impute"):
+    if spec.get("missing", "listwise") not in MISSING_OUTCOMES:
         raise InputError(f"model {mid!r}: unknown missing {spec.get('missing')!r}; expected listwise or impute",
                          value=spec.get("missing"))
     if spec.get("missing") == "impute" and est not in BAYES_ESTIMATORS:

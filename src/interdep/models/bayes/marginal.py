@@ -204,14 +204,11 @@ def _lag_marginal(design: Design, channel: str, model_type: str, convention: str
     weights = effects_jacobian_weights(design, channel) if adjusted and convex is None else None
     if convex is not None and adjusted and convex[0].adjusted:
         jac, gamma = convex
-        lam = np.concatenate([s.lam for s in spectra])
-        keep = np.concatenate([np.full(len(s.lam), 1.0 - d) for s, d in zip(spectra, jac.year_d, strict=True)])
+        lams = [s.lam for s in spectra]
+        year_d = [np.full(len(s.lam), d) for s, d in zip(spectra, jac.year_d, strict=True)]
 
         def logdet(rho: np.ndarray) -> np.ndarray:  # sum_t (1 - d_t) log|A_t| - the rest of the adjustment
-            out = np.empty(len(rho))
-            for i in range(0, len(rho), 256):
-                out[i:i + 256] = np.log(np.abs(1.0 - rho[i:i + 256, None] * lam)) @ keep
-            return out - jac.adjustments(rho, gamma)
+            return adjusted_log_jacobian(lams, year_d, rho) - jac.adjustments(rho, gamma)
     elif weights is None:
         logdet = _log_jacobian(spectra)
     else:
