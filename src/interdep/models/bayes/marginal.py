@@ -25,7 +25,10 @@ Adjusted log-Jacobian (SAR / SDM with fixed effects, the default): integrating t
 priors leaves ``rho`` with the full ``log|A(rho)|`` while the quadratic form loses ``p`` degrees of freedom, which
 pulls ``rho`` towards 0 by ``O(p/n)``; as the MCMC samplers do (:func:`~interdep.models.bayes.core.
 effects_jacobian_weights`), the integrand uses ``log|A| - tr(P_D log A)`` instead (Lee & Yu's transformed
-Jacobian in the balanced fixed-``W`` case), from the eigen-decomposition of every year's ``W``. Strictly this
+Jacobian in the balanced fixed-``W`` case), from the eigen-decomposition of every year's ``W``; where a year's
+``W`` has no well-conditioned eigenvector basis (kNN graphs often have Jordan blocks), by the trace series that
+``sar_conv`` uses, with its error bound added to the reported error (every candidate is then adjusted alike;
+before, such channels were silently left unadjusted while the others were adjusted). Strictly this
 makes the marginal a marginal of the transformed (Lee-Yu) likelihood rather than of the dummy-variable model;
 ``adjust=False`` and ``convention="lesage"`` give the unadjusted values (spmixw's).
 
@@ -98,7 +101,9 @@ class Marginal:
         The admissible interval over which ``rho`` is integrated (its prior's support).
     error : float
         Estimated absolute error of ``log_marginal``: for one channel the relative error of the integral over
-        ``rho`` (grid halving); for a subset the importance-sampling standard error.
+        ``rho`` (grid halving), plus, where a year's ``W`` has no eigenvector basis and the effects adjustment is
+        computed by the series of :class:`~interdep.models.bayes.conv.ConvexLogJacobian`, the bound on what its
+        error does to the integral (``_series_error``); for a subset the importance-sampling standard error.
     """
 
     model_type: str
@@ -202,6 +207,13 @@ def _lag_marginal(design: Design, channel: str, model_type: str, convention: str
     lo, hi = rho_bounds([s.lam for s in spectra])
     adjusted = convention == "exact" if adjust is None else adjust
     weights = effects_jacobian_weights(design, channel) if adjusted and convex is None else None
+    series = None  # the series adjustment of a W with a year without eigenvector basis: its error bound counts
+    if adjusted and convex is None and weights is None and design.projector.D is not None:
+        try:  # as sar_conv and the subsets compute it
+            series = ConvexLogJacobian(design, [channel])
+            convex = (series, np.ones(1))
+        except InputError:  # not row-standardised: no bound for the series, the plain log-Jacobian stays
+            series = None
     if convex is not None and adjusted and convex[0].adjusted:
         jac, gamma = convex
         lams = [s.lam for s in spectra]
@@ -226,7 +238,29 @@ def _lag_marginal(design: Design, channel: str, model_type: str, convention: str
         return logdet(rho) - dof * np.log(np.maximum(ssr, 1e-300))
 
     log_int, mean, sd, err = _integrate(log_f, lo, hi)
+    if series is not None:
+        err += _series_error(series, log_f, lo, hi)
     return Marginal(model_type, channel, const - 0.5 * log_xx + log_int, mean, sd, (lo, hi), err)
+
+
+def _series_error(series: ConvexLogJacobian, log_f: Callable[[np.ndarray], np.ndarray], lo: float,
+                  hi: float) -> float:
+    """Bound on the error of a log-marginal whose effects adjustment came from ``series``: with ``delta(rho)``
+    the series error, ``|log int f e^delta - log int f| <= log E[exp(max |delta|)]`` under the posterior
+    ``f / int f``, each ``|delta(rho)|`` bounded by :meth:`~interdep.models.bayes.conv.ConvexLogJacobian.bound`
+    or by ``2 b (-log(1 - |rho|))`` (the series and its limit are each at most ``b sum_m |rho|^m / m``), on a
+    grid of 4,001 points; infinite if the posterior puts mass where ``|rho| >= 1`` (no bound there)."""
+    grid = np.linspace(lo, hi, 4001)[1:-1]
+    lf = log_f(grid)
+    log_p = lf - logsumexp(lf)
+    r = np.abs(grid)
+    if np.any((r >= 1) & (log_p > -700)):
+        return float("inf")
+    inside = r < 1
+    r, log_p = r[inside], log_p[inside]
+    M, b = series.order, series.bound_constant
+    delta = np.minimum(b * r ** (M + 1) / ((M + 1) * (1 - r)), -2 * b * np.log1p(-r))
+    return float(max(logsumexp(log_p + delta), 0.0))
 
 
 def _full_rank_dummies(design: Design) -> np.ndarray:
