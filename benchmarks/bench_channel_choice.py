@@ -3,12 +3,14 @@
 Run (one at a time; CPU seconds are reported, wall time depends on the machine's load)::
 
     .venv/bin/python benchmarks/bench_channel_choice.py speed        # real panel: 5 channels x SAR/SDM; vs spmixw
+    .venv/bin/python benchmarks/bench_channel_choice.py adjustment   # real panel: marginals with / without the
+                                                                     # effects adjustment of the log-Jacobian
     .venv/bin/python benchmarks/bench_channel_choice.py conv         # real panel: sar_conv, 3 channels, 2 x 5,000
     .venv/bin/python benchmarks/bench_channel_choice.py spmixw-conv  # sar_conv vs spmixw sar_conv_panel, balanced
     .venv/bin/python benchmarks/bench_channel_choice.py mc-choice --reps 200
     .venv/bin/python benchmarks/bench_channel_choice.py mc-gamma --reps 200 --budget 1500 [--draws 2000 --burn-in 500]
 
-``speed`` and ``conv`` need ``results/ipi`` (panel.csv and weights/*.csv from
+``speed``, ``adjustment`` and ``conv`` need ``results/ipi`` (panel.csv and weights/*.csv from
 ``snakemake --configfile config/ipi.yaml --config raw_dir=PATH``).
 """
 
@@ -84,6 +86,21 @@ def speed() -> None:
               f"{sec_sem:.3f} CPU s; spmixw lmarginal_panel (SLX+SDM+SDEM on demeaned data, {what}) "
               f"{sec_ref:.3f} CPU s; ratio spmixw / ours-SDM {sec_ref / sec_sdm:.2f}x, "
               f"spmixw / ours SDM+SDEM {sec_ref / (sec_sdm + sec_sem):.2f}x")
+
+
+def adjustment() -> None:
+    """The real panel's log-marginals with and without the effects adjustment of the log-Jacobian."""
+    panel, graphs = _real(CHANNELS)
+    spec = {"id": "s", "outcome": "log_contrib", "regressors": REGRESSORS, "years": [1990, 2014],
+            "effects": "twoway"}
+    print("| model | channel | adjusted (error) | unadjusted | adjusted - unadjusted | rho (adjusted / unadjusted) |")
+    print("|---|---|---|---|---|---|")
+    for mt in ("sdm", "sar"):
+        for c in CHANNELS:
+            design = build_design({**spec, "weights": [c]}, panel, graphs, spatial_x=mt == "sdm")
+            a, u = log_marginal(design, mt), log_marginal(design, mt, adjust=False)
+            print(f"| {mt.upper()} | {c} | {a.log_marginal:.2f} ({a.error:.1g}) | {u.log_marginal:.2f} | "
+                  f"{a.log_marginal - u.log_marginal:.2f} | {a.rho_mean:.3f} / {u.rho_mean:.3f} |", flush=True)
 
 
 def conv(draws: int = 5000, burn_in: int = 1000, adjust: bool = True) -> None:
@@ -194,7 +211,7 @@ def mc_gamma(reps: int, draws: int = 2000, burn_in: int = 500, seed: int = 20260
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["speed", "conv", "conv-unadjusted", "spmixw-conv", "mc-choice", "mc-gamma"])
+    parser.add_argument("what", choices=["speed", "adjustment", "conv", "conv-unadjusted", "spmixw-conv", "mc-choice", "mc-gamma"])
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--draws", type=int, default=2000, help="mc-gamma: draws per chain")
     parser.add_argument("--burn-in", type=int, default=500, help="mc-gamma: burn-in sweeps per chain")
@@ -204,7 +221,7 @@ def main() -> None:
     from interdep.models.panel_ml import single_thread_blas
 
     with single_thread_blas():
-        {"speed": speed, "conv": conv, "conv-unadjusted": lambda: conv(adjust=False), "spmixw-conv": spmixw_conv,
+        {"speed": speed, "adjustment": adjustment, "conv": conv, "conv-unadjusted": lambda: conv(adjust=False), "spmixw-conv": spmixw_conv,
          "mc-choice": lambda: mc_choice(args.reps),
          "mc-gamma": lambda: mc_gamma(args.reps, args.draws, args.burn_in, budget=args.budget,
                                                         both=args.both)}[args.what]()
