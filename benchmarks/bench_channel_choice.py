@@ -211,7 +211,8 @@ def mc_gamma(reps: int, draws: int = 2000, burn_in: int = 500, seed: int = 20260
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["speed", "adjustment", "conv", "conv-unadjusted", "spmixw-conv", "mc-choice", "mc-gamma"])
+    parser.add_argument("what", choices=["speed", "adjustment", "conv", "conv-unadjusted", "spmixw-conv",
+                                         "mc-choice", "mc-gamma"])
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--draws", type=int, default=2000, help="mc-gamma: draws per chain")
     parser.add_argument("--burn-in", type=int, default=500, help="mc-gamma: burn-in sweeps per chain")
@@ -221,7 +222,8 @@ def main() -> None:
     from interdep.models.panel_ml import single_thread_blas
 
     with single_thread_blas():
-        {"speed": speed, "adjustment": adjustment, "conv": conv, "conv-unadjusted": lambda: conv(adjust=False), "spmixw-conv": spmixw_conv,
+        {"speed": speed, "adjustment": adjustment, "conv": conv, "conv-unadjusted": lambda: conv(adjust=False),
+         "spmixw-conv": spmixw_conv,
          "mc-choice": lambda: mc_choice(args.reps),
          "mc-gamma": lambda: mc_gamma(args.reps, args.draws, args.burn_in, budget=args.budget,
                                                         both=args.both)}[args.what]()
