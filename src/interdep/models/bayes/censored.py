@@ -19,7 +19,8 @@ One sweep of the sampler (a blocked Gibbs sampler, every block exact):
 3. ``sigma2`` (Tobit) given ``rho`` and ``z``, then ``beta`` marginally over the effects, then the effects
    (:class:`interdep.models.bayes.core.LinearGibbs`); with correlated random unit effects instead ``sigma2``
    given the ``u_i``, then ``beta``, the ``mean_<x>`` terms, the year effects and the ``u_i`` jointly, then
-   ``sigma2_unit``.
+   ``sigma2_unit``; before step 2, each ``u_i`` is moved together with its unit's latent rows
+   (:func:`unit_shift_sweep`, an exact Gibbs draw along that direction).
 
 Effects are parameters of the sampler with flat priors (``unit_effects: fixed``, the default). Consequences: a
 unit whose outcome is censored (Tobit) or constant (probit) in every year has no finite unit effect under a flat
@@ -46,8 +47,10 @@ year and grid point); not built.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pandas as pd
 import scipy.linalg as sla
@@ -61,6 +64,7 @@ from interdep.models.bayes.core import (
     LogDetGrid,
     compiled_seed,
     griddy_draw,
+    interval_normal_draw,
     latent_gibbs_sweep,
     run_chains,
 )
@@ -125,6 +129,57 @@ class LatentSweep:
         """Update ``z`` and ``e = A z - mean`` in place."""
         latent_gibbs_sweep(z, e, float(rho), float(sigma2), self.rows, self.side, self.colsq, *self._csc,
                            compiled_seed(rng))
+
+
+@numba.njit(cache=True)
+def unit_shift_sweep(z, e, mean, u, rho, sigma2, tau2, uptr, urows, latent, side, colsq, indptr, indices, data,
+                     seed):  # pragma: no cover
+    """Correlated random unit effects: for each unit ``i`` in turn, one exact Gibbs draw along the direction
+    that shifts ``u_i`` and the latent ``z`` of all of unit ``i``'s latent rows by the same ``delta``.
+
+    Its own rows' residuals do not change (``W`` links no two rows of one unit: one block per year, zero
+    diagonal), so ``e = A z - mean`` changes by ``delta a`` with ``a = -rho W 1_L`` on the neighbours' rows and
+    ``-1`` on the unit's observed (Tobit) rows; ``delta`` given everything else is normal with precision
+    ``a'a / sigma2 + 1 / tau2`` and mean ``-(a'e / sigma2 + u_i / tau2) / precision``, truncated so that every
+    latent row keeps its sign (``side``). A Gibbs step in a linear reparametrisation, so it leaves the posterior
+    invariant; it moves ``u_i`` with the latent data that pin it, which the blocked steps (``z`` given ``u``, then
+    ``u`` given ``z``) do only slowly when a unit's outcome is the same in every year. ``uptr, urows``: the rows of
+    each unit (CSR-like); ``latent``, ``side``: per row; ``indptr, indices, data``: ``W`` in CSC form."""
+    np.random.seed(seed)
+    for i in range(uptr.size - 1):
+        ae = 0.0
+        aa = 0.0
+        lo = -np.inf
+        hi = np.inf
+        for p in range(uptr[i], uptr[i + 1]):
+            k = urows[p]
+            if latent[k]:
+                wte = 0.0
+                for q in range(indptr[k], indptr[k + 1]):
+                    wte += data[q] * e[indices[q]]
+                ae -= rho * wte
+                aa += rho * rho * colsq[k]
+                if side[k] > 0:
+                    lo = max(lo, -z[k])
+                elif side[k] < 0:
+                    hi = min(hi, -z[k])
+            else:
+                ae -= e[k]
+                aa += 1.0
+        prec = aa / sigma2 + 1.0 / tau2
+        mu = -(ae / sigma2 + u[i] / tau2) / prec
+        sd = math.sqrt(1.0 / prec)
+        delta = mu + sd * interval_normal_draw((lo - mu) / sd, (hi - mu) / sd)
+        u[i] += delta
+        for p in range(uptr[i], uptr[i + 1]):
+            k = urows[p]
+            mean[k] += delta
+            if latent[k]:
+                z[k] += delta
+                for q in range(indptr[k], indptr[k + 1]):
+                    e[indices[q]] -= rho * data[q] * delta
+            else:
+                e[k] -= delta
 
 
 def identified_units(y: np.ndarray, units: np.ndarray, kind: str) -> np.ndarray:
@@ -220,6 +275,13 @@ class CensoredSAR:
         self.n_imputed = int((~observed).sum())
         self.latent = LatentSweep(self.W, rows, side)
         self.latent_rows, self.latent_side = rows, side
+        if self.cre:  # the rows of each unit, for the unit-shift step
+            self._urows = np.argsort(self.unit_idx, kind="stable").astype(np.int64)
+            self._uptr = np.concatenate([[0], np.cumsum(np.bincount(self.unit_idx))]).astype(np.int64)
+            self._row_latent = np.zeros(len(self.y), dtype=np.bool_)
+            self._row_latent[rows] = True
+            self._row_side = np.zeros(len(self.y), dtype=np.int64)
+            self._row_side[rows] = side
         self.names = (names + [f"rho_{self.channel}"] + (["sigma2"] if kind == "tobit" else [])
                       + (["sigma2_unit"] if self.cre else []))
         self._impact_setup()
@@ -241,6 +303,10 @@ class CensoredSAR:
 
     def step(self, s: _State, rng: np.random.Generator) -> _State:
         self.latent.sweep(s.z, s.e, s.rho, s.sigma2, rng)
+        if self.cre:
+            unit_shift_sweep(s.z, s.e, s.mean, s.u, float(s.rho), float(s.sigma2), float(s.tau2), self._uptr,
+                             self._urows, self._row_latent, self._row_side, self.latent.colsq, *self.latent._csc,
+                             compiled_seed(rng))
         wz = self.W @ s.z
         offset = s.u[self.unit_idx] if self.cre else 0.0
         r = self.lin.residual(np.column_stack([s.z - offset, wz]))

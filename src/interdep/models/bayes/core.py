@@ -348,6 +348,36 @@ def truncated_normal_draw(mean: float, sd: float, side: int) -> float:
     return mean - sd * _upper_tail(mean / sd)
 
 
+@numba.njit(cache=True)
+def interval_normal_draw(a: float, b: float) -> float:
+    """One draw of ``x ~ N(0, 1)`` truncated to ``(a, b)`` (``a < b``; either may be infinite), exact by
+    rejection: an interval on the negative side is mirrored; around 0, the normal itself when the interval is
+    wide (``b - a >= 2``: acceptance >= 0.47), else a uniform proposal accepted with ``exp(-x^2/2)`` (>= 0.13);
+    above 0, a uniform proposal accepted with ``exp(-(x^2 - a^2)/2)`` when ``(b - a)(b + a) <= 2`` (>= 0.37),
+    else :func:`_upper_tail` rejecting draws above ``b`` (then at least ~0.6 of the tail lies below ``b``)."""
+    if b <= 0.0:
+        return -interval_normal_draw(-b, -a)
+    if a <= 0.0:
+        if b - a >= 2.0:
+            while True:
+                x = np.random.standard_normal()
+                if a < x < b:
+                    return x
+        while True:
+            x = a + (b - a) * np.random.random()
+            if np.random.random() <= math.exp(-0.5 * x * x):
+                return x
+    if (b - a) * (b + a) <= 2.0:
+        while True:
+            x = a + (b - a) * np.random.random()
+            if np.random.random() <= math.exp(-0.5 * (x * x - a * a)):
+                return x
+    while True:
+        x = _upper_tail(a)
+        if x < b:
+            return x
+
+
 def compiled_seed(rng: np.random.Generator) -> int:
     """A seed for numba's generator drawn from ``rng`` (so a fixed seed still gives identical draws).
 
