@@ -279,3 +279,22 @@ def test_sdm_with_random_effects():
     res = fit_model(_spec("random", estimator="sdm_ml"), panel, graphs)
     assert res.estimate.terms == ["const", *REGRESSORS, "W_c0_x1", "W_c0_x2", "rho_c0"]
     assert res.fit["hausman"]["df"] == 4 and res.fit["converged"]
+
+
+def test_monte_carlo_chunk_records_the_hausman_p_value():
+    """interdep.montecarlo.run_chunk keeps each random-effects fit's Hausman p-value (term hausman_p_value, no true
+    value, so summarise leaves it out): the p-value fit_model writes to fit.json for the same simulated panel."""
+    from interdep.montecarlo import design_graphs, model_spec, parse_study, run_chunk, simulate, summarise
+
+    study = {"replications": 2, "estimators": {"re": {"estimator": "sar_ml", "effects": "random_time"}},
+             "designs": [{"id": "d", "n": 20, "t": 4, "effects": "random_time", "beta": [1.0, -0.5], "drop": 0.1,
+                          "channels": {"geo": {"rho": 0.4, "w": "knn", "k": 4, "varying": True}}}]}
+    (design,), estimators = parse_study(study)
+    frame = run_chunk(design, estimators, range(2), seed=7)
+    p = frame.loc[frame["term"] == "hausman_p_value"]
+    assert len(p) == 2 and p["truth"].isna().all()
+    graphs = design_graphs(design, 7)
+    fit = fit_model(model_spec(design, "re", estimators["re"]), simulate(design, graphs, 7, 1), graphs).fit
+    assert fit["random_effects"]["time_transformation"]  # unbalanced: the exact transformation applies
+    np.testing.assert_allclose(p["estimate"].iloc[1], fit["hausman"]["p_value"], rtol=1e-12)
+    assert "hausman_p_value" not in set(summarise(frame)["term"])

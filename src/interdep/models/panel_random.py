@@ -4,11 +4,10 @@ Model (stacked by year, one channel): ``y = rho W y + X beta + mu_i + e`` with `
 ``e ~ N(0, sigma2 I)`` independent of each other and of ``X`` (Anselin 1988; Baltagi, Egger & Pfaffermayr;
 Elhorst 2014, ch. 3; R splm's ``spml(model = "random", lag = TRUE)``). ``W`` is block-diagonal with one block
 per year (blocks may differ; the panel may be unbalanced). With ``time_effects`` (``effects: random_time``) year
-fixed effects are added: in a balanced panel with row-standardised ``W_t`` by the Lee-Yu (2010) time
-transformation (``F'`` applied to every year, ``F`` the orthonormal complement of ``1``: a random-effects SAR with
-``N - 1`` pseudo-states and ``W*_t = F'W_tF``, whose log-Jacobian is ``log|I - rho W_t| - log(1 - rho)``), which
-removes the O(1/N) bias of rho that the year dummies leave (Monte Carlo in benchmarks/README.md); otherwise as
-dummies in ``X`` (all but the first year, estimated jointly; the direct approach, splm's ``factor(year)``).
+fixed effects ``alpha_t`` are added: removed exactly by the Lee-Yu (2010) time transformation when every ``W_t``
+is row-standardised (balanced or not; see below), which removes the O(1/N) bias of rho that year dummies leave
+(Monte Carlo in benchmarks/README.md); otherwise (islands, or ``lee_yu: false``) as dummies in ``X`` (all but the
+first year, estimated jointly; the direct approach, splm's ``factor(year)``).
 
 The error covariance is ``Omega = sigma2 (I + phi D D')``, ``phi = sigma2_mu / sigma2`` and ``D`` the unit
 dummies. With ``T_i`` the number of years unit ``i`` is observed, ``Omega^-1/2`` is the quasi-demeaning
@@ -16,6 +15,32 @@ dummies. With ``T_i`` the number of years unit ``i`` is observed, ``Omega^-1/2``
 
     log L = -n/2 log(2 pi sigma2) - 1/2 sum_i log(1 + T_i phi) + sum_t log|I - rho W_t|
             - 1/(2 sigma2) |S (y - rho W y - X beta)|^2,      S = quasi-demeaning.
+
+Time transformation (exact for unbalanced panels). Year ``t`` has ``n_t`` states, ``S_t`` (``n_t x N``) selects
+them, ``F_t`` (``n_t x (n_t - 1)``) is an orthonormal basis of the complement of ``1`` and ``J_t = 11'/n_t``.
+Row-standardisation (``W_t 1 = 1``) gives ``F_t'W_t = F_t'W_tF_tF_t'``, so ``F_t'`` applied to year ``t``
+removes ``alpha_t`` and leaves a SAR in ``y*_t = F_t'y_t`` with ``W*_t = F_t'W_tF_t``, whose eigenvalues are
+those of ``W_t`` without one 1: ``log|I - rho W*_t| = log|I - rho W_t| - log(1 - rho)``. Stacked (``F =
+blockdiag(F_t)``, ``n - T`` rows) its errors ``F'(D mu + e)`` have covariance ``sigma2 (I + phi Z Z')``, ``Z =
+F'D``. ``Z'Z = D'QD = diag(T_i) - sum_t s_t s_t' / n_t`` (``Q = FF' = blockdiag(I - J_t)``, ``s_t = S_t'1``) is
+N x N; with ``D'QD = U diag(a) U'``, Woodbury and the determinant lemma give
+
+    (I + phi ZZ')^-1 = I - Z~ diag(phi / (1 + phi a)) Z~',   |I + phi ZZ'| = prod_j (1 + phi a_j),   Z~ = ZU,
+
+with ``Z~'Z~ = diag(a)``: the untransformed formulas with ``T_i`` replaced by ``a_j`` and the state dummies by
+``Z~`` (the ``a_j = 0`` directions, the states' common level absorbed by ``alpha_t``, drop out). ``F`` is never
+formed: ``F'`` is an isometry from the year-demeaned vectors ``Qv`` onto the transformed ones, so everything is
+computed on ``Qy``, ``QWy``, ``QX`` and ``Z~ ~ QDU``, and
+
+    log L* = -(n - T)/2 log(2 pi sigma2) - 1/2 sum_j log(1 + a_j phi) + sum_t log|I - rho W_t| - T log(1 - rho)
+             - 1/(2 sigma2) |Sigma*^-1/2 Q (y - rho W y - X beta)|^2,
+
+``sigma2 = SSR / (n - T)``. Balanced, ``D'QD = T (I - J_N)`` (``a = T`` with multiplicity N - 1): Lee & Yu's
+transformed likelihood with ``N - 1`` pseudo-states (tested to 1e-10). The information below holds with ``G``
+replaced by ``F'GF`` (represented by ``QG``, since ``QGQ = QG``), ``n`` by ``n - T``, ``T_i`` by ``a_j`` and
+``D`` by ``Z~`` (then ``Sigma``'s state part is no longer one state per row, so the trace
+``tr(G' Sigma^-1 G Sigma) = tr(G'G) + phi |GZ~|^2 - sum_j Theta_j |G'Z~_j|^2 - phi tr(Theta M M')``, ``M =
+Z~'GZ~``, is computed in that general form; it reduces to the one below untransformed).
 
 For given ``(rho, phi)`` beta is GLS and ``sigma2 = SSR / n`` (ML, as splm); the concentrated likelihood is
 maximised over ``rho`` (inner, the residual sum of squares is a quadratic in ``rho``, the log-Jacobian comes from
