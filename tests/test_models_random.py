@@ -4,16 +4,19 @@ the Hausman test's power, fit.json / tables, and bad input. (Agreement with R sp
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import scipy.linalg as sla
+import scipy.sparse as sp
 from scipy import stats
 
 from interdep.errors import EstimationError, InputError
 from interdep.models.design import build_design
 from interdep.models.fit import fit_model
 from interdep.models.panel_ml import fit_sar_ml
-from interdep.models.panel_random import _RandomEffects, fit_sar_re, hausman
+from interdep.models.panel_random import _RandomEffects, fit_sar_re, hausman, island_rows
 from interdep.montecarlo import simulate_panel
 from interdep.outputs.tables import diagnostics_table, regression_table
 
@@ -36,7 +39,32 @@ def _small(effects: str, seed: int = 3, n: int = 25, t: int = 5, drop: float = 0
 
 # (process, share missing, time effects, Lee-Yu time transformation)
 CASES = [("random", 0.15, False, False), ("random_time", 0.15, True, False), ("random_time", 0.0, True, True),
-         ("random_time", 0.15, True, True)]
+         ("random_time", 0.15, True, True), ("random_time", "islands", True, True)]
+
+
+def _with_islands(design, seed: int = 0):
+    """``design`` with two states per year made islands (their rows and columns of W zeroed, states left without
+    neighbours made islands too, the rest row-standardised again): the case of contiguity W."""
+    rng = np.random.default_rng(seed)
+    ws = []
+    for w in design.weights["c0"]:
+        a = (w.toarray() > 0).astype(float)
+        island = rng.choice(len(a), size=2, replace=False)
+        a[island], a[:, island] = 0.0, 0.0
+        while (empty := a.sum(axis=1) == 0).any() and a[:, empty].any():
+            a[:, empty] = 0.0
+        rows = a.sum(axis=1, keepdims=True)
+        ws.append(sp.csr_array(np.divide(a, rows, out=np.zeros_like(a), where=rows > 0)))
+    return replace(design, weights={"c0": ws}, cache={})
+
+
+def _design(effects: str, drop, seed: int = 3):
+    """The small panel of a case; ``drop="islands"``: unbalanced (15%) with islands."""
+    if drop == "islands":
+        design = _with_islands(_small(effects, seed=seed, drop=0.15)[2])
+        assert sum(int(isl.sum()) for isl in map(island_rows, design.weights["c0"])) >= 2 * design.n_periods
+        return design
+    return _small(effects, drop=drop, seed=seed)[2]
 
 
 def _dense(design, time_effects: bool, transform: bool):
@@ -44,7 +72,8 @@ def _dense(design, time_effects: bool, transform: bool):
     block-diagonal and ``D`` the state dummies; with the time transformation every year's rows multiplied by
     ``F_t'`` (``F_t`` an orthonormal basis of the complement of ``1`` among the ``n_t`` states present), i.e.
     ``F'y``, ``F'X`` (no constant), ``F'WF`` and ``F'D``, whose model is ``F'y ~ N(...)`` with covariance
-    ``sigma2 (I + phi F'DD'F)``."""
+    ``sigma2 (I + phi F'DD'F)``; with islands ``F_t`` spans the complement of the connected states' and the
+    islands' indicators."""
     re = _RandomEffects(design, time_effects, transform=transform)
     n = design.n_obs
     W = np.zeros((n, n))
@@ -55,12 +84,9 @@ def _dense(design, time_effects: bool, transform: bool):
     D[np.arange(n), unit] = 1.0
     if not transform:
         return re, design.y, re.X, W, D
-    F = np.zeros((n, n - design.n_periods))
-    col = 0
-    for blk in design.blocks:
-        n_t = blk.stop - blk.start
-        F[blk, col:col + n_t - 1] = sla.null_space(np.ones((1, n_t)))
-        col += n_t - 1
+    F = sla.block_diag(*[sla.null_space(np.vstack([w.sum(axis=1), 1 - w.sum(axis=1)]))
+                         for w in design.weights[design.channels[0]]])
+    assert F.shape == (n, re.n_eff)
     X = design.X[:, [i for i, nm in enumerate(design.names) if nm != "const"]]
     return re, F.T @ design.y, F.T @ X, F.T @ W @ F, F.T @ D
 
@@ -77,7 +103,7 @@ def test_likelihood_is_the_dense_gaussian_density(effects, drop, time_effects, t
     checks the quasi-demeaning with theta_i from each state's T_i (unbalanced) and, with the time
     transformation (also unbalanced), the Woodbury form of (I + phi F'DD'F)^-1 and its determinant through the
     eigenvalues of D'QD, and that the log-Jacobian sum_t log|I - rho W_t| - T log(1 - rho) is log|I - rho F'WF|."""
-    _, _, design = _small(effects, drop=drop)
+    design = _design(effects, drop)
     re, y, X, W, D = _dense(design, time_effects, transform)
     est = fit_sar_re(design, time_effects=time_effects, lee_yu=transform)
     assert est.diagnostics["random_effects"]["time_transformation"] == transform
@@ -160,7 +186,7 @@ def _dense_information(X, W, D, beta, rho, sigma2, phi):
 def test_expected_information_equals_dense_traces(effects, drop, time_effects, transform):
     """The scatter-added traces of the expected information equal the general Gaussian formulas computed with
     dense matrices of the (transformed) model."""
-    _, _, design = _small(effects, drop=drop)
+    design = _design(effects, drop)
     re, _, X, W, D = _dense(design, time_effects, transform)
     beta, sigma2, _ = re.evaluate(0.3, 0.8)
     dense = _dense_information(X, W, D, beta, 0.3, sigma2, 0.8)
@@ -172,7 +198,7 @@ def test_expected_information_equals_dense_traces(effects, drop, time_effects, t
 def test_observed_information_equals_finite_difference_hessian(effects, drop, time_effects, transform):
     """Minus the central-difference Hessian of the dense log-likelihood in (beta, rho, sigma2, phi) at the
     estimate: the standard errors agree to 1e-5 (the differencing error)."""
-    _, _, design = _small(effects, drop=drop, seed=5)
+    design = _design(effects, drop, seed=5)
     re, y, X, W, D = _dense(design, time_effects, transform)
     est = fit_sar_re(design, time_effects=time_effects, lee_yu=transform, information="observed")
     phi = est.diagnostics["random_effects"]["phi"]

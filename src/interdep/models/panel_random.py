@@ -5,9 +5,9 @@ Model (stacked by year, one channel): ``y = rho W y + X beta + mu_i + e`` with `
 Elhorst 2014, ch. 3; R splm's ``spml(model = "random", lag = TRUE)``). ``W`` is block-diagonal with one block
 per year (blocks may differ; the panel may be unbalanced). With ``time_effects`` (``effects: random_time``) year
 fixed effects ``alpha_t`` are added: removed exactly by the Lee-Yu (2010) time transformation when every ``W_t``
-is row-standardised (balanced or not; see below), which removes the O(1/N) bias of rho that year dummies leave
-(Monte Carlo in benchmarks/README.md); otherwise (islands, or ``lee_yu: false``) as dummies in ``X`` (all but the
-first year, estimated jointly; the direct approach, splm's ``factor(year)``).
+is row-standardised, islands allowed (balanced or not; see below), which removes the O(1/N) bias of rho that year
+dummies leave (Monte Carlo in benchmarks/README.md); otherwise (other weights, or ``lee_yu: false``) as dummies in
+``X`` (all but the first year, estimated jointly; the direct approach, splm's ``factor(year)``).
 
 The error covariance is ``Omega = sigma2 (I + phi D D')``, ``phi = sigma2_mu / sigma2`` and ``D`` the unit
 dummies. With ``T_i`` the number of years unit ``i`` is observed, ``Omega^-1/2`` is the quasi-demeaning
@@ -36,7 +36,16 @@ computed on ``Qy``, ``QWy``, ``QX`` and ``Z~ ~ QDU``, and
              - 1/(2 sigma2) |Sigma*^-1/2 Q (y - rho W y - X beta)|^2,
 
 ``sigma2 = SSR / (n - T)``. Balanced, ``D'QD = T (I - J_N)`` (``a = T`` with multiplicity N - 1): Lee & Yu's
-transformed likelihood with ``N - 1`` pseudo-states (tested to 1e-10). The information below holds with ``G``
+transformed likelihood with ``N - 1`` pseudo-states (tested to 1e-10).
+
+Islands (rows of zeros in ``W_t``, e.g. contiguity): ``W_t 1 = c_t`` (1 for the connected states, 0 for the
+islands ``s_t = 1 - c_t``) is no longer ``1``, but when no state has an island as neighbour (``W_t s_t = 0``, so
+``W_t c_t = c_t``) ``K_t = span{c_t, s_t}`` contains ``1`` and is invariant under ``W_t``; ``F_t`` then spans
+``K_t``'s complement (``n_t - 2`` columns), i.e. the connected states and the islands are demeaned separately.
+``F_t'W_t = F_t'W_tF_tF_t'`` again, ``W_t`` has eigenvalues 1 and 0 on ``K_t``, so the log-Jacobian is the same
+``log|I - rho W_t| - log(1 - rho)``, and everything above holds with ``Q_t = I - P_K`` and ``n - T`` replaced by
+``n`` minus the number of (year, connected / island) groups. Exact, at the price of one more degree of freedom per
+year with islands (an island alone in its year drops out). The information below holds with ``G``
 replaced by ``F'GF`` (represented by ``QG``, since ``QGQ = QG``), ``n`` by ``n - T``, ``T_i`` by ``a_j`` and
 ``D`` by ``Z~`` (then ``Sigma``'s state part is no longer one state per row, so the trace
 ``tr(G' Sigma^-1 G Sigma) = tr(G'G) + phi |GZ~|^2 - sum_j Theta_j |G'Z~_j|^2 - phi tr(Theta M M')``, ``M =
@@ -79,17 +88,29 @@ from interdep.models.design import Design, check_collinearity
 from interdep.models.panel_ml import _spectra, at_bound, rho_bounds, single_thread_blas
 from interdep.models.result import Estimate
 
-__all__ = ["RANDOM_EFFECTS", "fit_sar_re", "fixed_counterpart", "hausman", "profile_re", "transform_applies"]
+__all__ = ["RANDOM_EFFECTS", "fit_sar_re", "fixed_counterpart", "hausman", "island_rows", "profile_re",
+           "transform_applies"]
 
 RANDOM_EFFECTS = ("random", "random_time")
 PHI_BOUNDS = (1e-8, 1e8)  # splm's search range for phi = sigma2_mu / sigma2
 
 
+def island_rows(w: sp.sparray) -> np.ndarray | None:
+    """The islands (rows without neighbours) of one year's ``W`` when the time transformation is exact for it:
+    every row sums to 1 or 0 and no state has an island as neighbour; otherwise None."""
+    rows = np.asarray(w.sum(axis=1)).ravel()
+    island = np.abs(rows) < 1e-10
+    if not np.all(island | (np.abs(rows - 1.0) < 1e-10)):
+        return None
+    if island.any() and np.asarray(abs(w).sum(axis=0)).ravel()[island].any():
+        return None
+    return island
+
+
 def transform_applies(design: Design) -> bool:
-    """Whether the time-demeaning transformation is exact: every ``W_t`` row-standardised (no islands); the panel
-    may be unbalanced and ``W_t`` differ by year."""
-    return all(np.allclose(np.asarray(w.sum(axis=1)).ravel(), 1.0, atol=1e-10)
-                                   for c in design.channels for w in design.weights[c])
+    """Whether the time transformation is exact: every ``W_t`` row-standardised, apart from islands (rows and
+    columns of zeros); the panel may be unbalanced and ``W_t`` differ by year."""
+    return all(island_rows(w) is not None for c in design.channels for w in design.weights[c])
 
 
 def fixed_counterpart(effects: str) -> str:
@@ -101,7 +122,8 @@ class _RandomEffects:
     """Quasi-demeaning, concentrated likelihood and information of one design (see the module docstring).
 
     The likelihood's arrays live in the ``n`` stacked rows: untransformed, or with ``transform`` (time effects,
-    every ``W_t`` row-standardised) demeaned within each year, ``Q = blockdiag(I - J_t)``, which represents the
+    every ``W_t`` row-standardised, islands allowed) demeaned within each year, ``Q = blockdiag(I - J_t)`` (islands
+    and connected states separately), which represents the
     ``F'``-transformed data isometrically (``|F'v| = |Qv|``). ``Z`` (``n x m``) and ``a`` (``m``) give the
     state-effect part of the error covariance ``Sigma = I + phi Z Z'`` with ``Z'Z = diag(a)``: untransformed the
     state dummies and ``T_i``; transformed ``Q D U`` and ``a`` from ``D'QD = U diag(a) U'`` (directions with
@@ -135,16 +157,23 @@ class _RandomEffects:
         if transform:
             if not transform_applies(design):
                 raise EstimationError(f"model {design.model_id!r}: the time transformation needs row-standardised "
-                                      "weights in every year")
+                                      "weights (or islands) in every year")
+            # groups demeaned separately: each year's connected states and its islands
+            self.islands = [island_rows(w) for w in design.weights[self.channel]]
+            group = np.concatenate([2 * t + isl for t, isl in enumerate(self.islands)])
+            _, group = np.unique(group, return_inverse=True)
+            self._groups = sp.csr_array((np.ones(self.n), (np.arange(self.n), group)))
+            self._group_size = np.bincount(group).astype(float)
             keep = [i for i, nm in enumerate(names) if nm != "const"]
             X, names = self.year_demean(X[:, keep]), [names[i] for i in keep]
             y, wy = self.year_demean(y), self.year_demean(wy)
             qd = self.year_demean(D.toarray())
-            a, U = np.linalg.eigh(D.T @ qd)  # D'QD = sum_i T_i e_i e_i' - sum_t s_t s_t' / n_t
+            a, U = np.linalg.eigh(D.T @ qd)  # D'QD = diag(T_i) - sum_g s_g s_g' / n_g
             kept = a > 1e-9 * a.max()
             self.a, self.Z = a[kept], qd @ U[:, kept]
-            self.n_eff = self.n - design.n_periods
-            self.jacobian_periods = design.n_periods  # log|I - rho F_t'W_tF_t| = log|I - rho W_t| - log(1 - rho)
+            self.n_eff = self.n - len(self._group_size)
+            # log|I - rho F_t'W_tF_t| = log|I - rho W_t| - log(1 - rho) in every year with connected states
+            self.jacobian_periods = sum(int((~isl).any()) for isl in self.islands)
         else:
             if time_effects:
                 year = design.sample["year"].to_numpy()
@@ -165,11 +194,11 @@ class _RandomEffects:
 
     # -- transformations
     def year_demean(self, v: np.ndarray) -> np.ndarray:
-        """``Q v``: ``v`` minus its mean over the states present in the same year."""
-        out = np.array(v, dtype=float, copy=True)
-        for blk in self.blocks:
-            out[blk] -= out[blk].mean(axis=0)
-        return out
+        """``Q v``: ``v`` minus its mean over the states present in the same year (islands and connected states
+        separately)."""
+        means = self._groups.T @ v
+        means = means / (self._group_size[:, None] if means.ndim == 2 else self._group_size)
+        return v - self._groups @ means
 
     def unit_sum(self, v: np.ndarray) -> np.ndarray:
         """``Z'v`` (untransformed: the sum over each state's years)."""
@@ -245,11 +274,15 @@ class _RandomEffects:
 
     # -- information
     def _g_blocks(self, rho: float):
-        """Each year's rows and ``G_t = W_t (I - rho W_t)^-1`` (transformed: ``(I - J_t) G_t``, which represents
+        """Each year's rows and ``G_t = W_t (I - rho W_t)^-1`` (transformed: ``Q_t G_t``, which represents
         ``F_t'G_tF_t``)."""
-        for blk, wd in zip(self.blocks, self.wd, strict=True):
+        for t, (blk, wd) in enumerate(zip(self.blocks, self.wd, strict=True)):
             g = np.linalg.solve((np.eye(wd.shape[0]) - rho * wd).T, wd.T).T  # W (I - rho W)^-1
-            yield blk, (g - g.mean(axis=0) if self.transform else g)
+            if self.transform:
+                for rows in (self.islands[t], ~self.islands[t]):
+                    if rows.any():
+                        g[rows] -= g[rows].mean(axis=0)
+            yield blk, g
 
     def information(self, beta: np.ndarray, rho: float, sigma2: float, phi: float) -> np.ndarray:
         """Expected information of ``(beta, rho, sigma2, phi)`` (module docstring)."""
@@ -320,8 +353,8 @@ def fit_sar_re(design: Design, *, estimator: str = "sar_ml", time_effects: bool 
     estimator : str
         Name recorded in the result.
     time_effects : bool
-        Year fixed effects too (``effects: random_time``). With ``lee_yu`` and every ``W_t`` row-standardised
-        (balanced or not, ``W_t`` varying or not) they are removed exactly by the Lee-Yu (2010) time
+        Year fixed effects too (``effects: random_time``). With ``lee_yu`` and every ``W_t`` row-standardised,
+        islands allowed (balanced or not, ``W_t`` varying or not), they are removed exactly by the Lee-Yu (2010) time
         transformation (the likelihood of the data demeaned within each year, module docstring), which removes
         the O(1/N) bias of rho; otherwise the year dummies enter ``X`` as coefficients (the direct approach; splm
         with ``factor(year)``). The constant and year effects are not reported.
@@ -367,14 +400,18 @@ def fit_sar_re(design: Design, *, estimator: str = "sar_ml", time_effects: bool 
              "(1 + T_i phi)^(-1/2) per state (exact for unbalanced panels); sigma2 = SSR/n (ML); s.e. from the "
              f"{information} information of (beta, rho, sigma2, phi)"]
     if transform:
+        n_islands = sum(int(isl.sum()) for isl in re.islands)
         notes.append("year effects by the Lee-Yu (2010) time transformation (every W_t row-standardised; exact "
-                     "also unbalanced): likelihood of the data demeaned within each year, state-effect covariance "
-                     f"from D'QD ({len(re.a)} directions), -{design.n_periods} log(1 - rho), "
-                     f"sigma2 = SSR/(n - {design.n_periods})")
+                     "also unbalanced): likelihood of the data demeaned within each year"
+                     + (f" (islands and connected states separately; {n_islands} island state-years)" if n_islands
+                        else "")
+                     + f", state-effect covariance from D'QD ({len(re.a)} directions), "
+                     f"-{re.jacobian_periods} log(1 - rho), sigma2 = SSR/(n - {re.n - re.n_eff})")
     elif time_effects:
         notes.append(f"year effects as fixed coefficients ({len(design.years) - 1} year dummies, the direct approach"
                      + ("" if not lee_yu else "; the Lee-Yu time transformation needs every W_t "
-                        "row-standardised (no islands): rho carries an O(1/N) downward bias") + ")")
+                        "row-standardised (islands allowed when no state has one as neighbour): rho carries an "
+                        "O(1/N) downward bias") + ")")
     converged, message = True, ""
     if at_bound(rho, re.bounds):
         converged, message = False, "rho at the boundary of the admissible interval"
