@@ -16,7 +16,7 @@ from interdep.errors import EstimationError, InputError
 from interdep.models.design import build_design
 from interdep.models.fit import fit_model
 from interdep.models.panel_ml import fit_sar_ml
-from interdep.models.panel_random import _RandomEffects, fit_sar_re, hausman, island_rows
+from interdep.models.panel_random import _RandomEffects, fit_sar_re, hausman, island_rows, transform_applies
 from interdep.montecarlo import simulate_panel
 from interdep.outputs.tables import diagnostics_table, regression_table
 
@@ -328,3 +328,16 @@ def test_monte_carlo_chunk_records_the_hausman_p_value():
     assert fit["random_effects"]["time_transformation"]  # unbalanced: the exact transformation applies
     np.testing.assert_allclose(p["estimate"].iloc[1], fit["hausman"]["p_value"], rtol=1e-12)
     assert "hausman_p_value" not in set(summarise(frame)["term"])
+
+
+def test_island_rows_decide_where_the_time_transformation_is_exact():
+    """Row sums 1, or 0 for islands nobody has as neighbour: exact (islands returned); an island that is another
+    state's neighbour, or rows not summing to 1: not (None, so random_time falls back to year dummies)."""
+    w = np.array([[0, 0.5, 0.5, 0], [1, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0]])
+    np.testing.assert_array_equal(island_rows(sp.csr_array(w)), [False, False, False, True])
+    w_bad = w.copy()
+    w_bad[0] = [0, 0.5, 0, 0.5]  # state 3 (an island) is state 0's neighbour
+    assert island_rows(sp.csr_array(w_bad)) is None
+    assert island_rows(sp.csr_array(2 * w)) is None
+    _, _, design = _small("random_time", drop=0.15)
+    assert not transform_applies(replace(design, weights={"c0": [2 * w for w in design.weights["c0"]]}, cache={}))
