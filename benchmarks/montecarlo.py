@@ -17,6 +17,7 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -70,6 +71,11 @@ def main() -> None:
         est = f"{r.estimator} | " if several else ""
         print(f"| {r.design} | {est}{r.term} | {r.truth:g} | {r.failed} | {r.bias:+.4f} | {r.rmse:.4f} | "
               f"{r.mean_se:.4f} | {r.sd:.4f} | {r.mean_se / r.sd:.3f} | {r.coverage:.3f} ({r.coverage_mcse:.3f}) |")
+    hausman = reps_frame.loc[(reps_frame["term"] == "hausman_p_value")
+                             & reps_frame["converged"].astype(str).str.lower().isin(["true", "1"])]
+    for (design, est), p in hausman.groupby(["design", "estimator"])["estimate"]:
+        print(f"Hausman test, {design} / {est}: rejection at 5% {np.mean(p < 0.05):.3f} "
+              f"(MC s.e. {np.sqrt(0.05 * 0.95 / len(p)):.3f}), at 1% {np.mean(p < 0.01):.3f}, {len(p)} fits")
 
 
 if __name__ == "__main__":

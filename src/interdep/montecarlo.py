@@ -378,7 +378,8 @@ def run_chunk(design: Design, estimators: Mapping[str, Mapping[str, Any]], repli
               seed: int, level: float = 0.95) -> pd.DataFrame:
     """Simulate and fit the given replications of ``design`` with each of its estimators.
 
-    Returns one row per replication, estimator and coefficient (``REPLICATION_COLUMNS``). A fit that fails with
+    Returns one row per replication, estimator and coefficient (``REPLICATION_COLUMNS``), for random-effects fits
+    also one with term ``hausman_p_value`` (the Hausman test's p-value as ``estimate``). A fit that fails with
     an :class:`EstimationError` gives one row with term ``<failed>`` and the message; other errors propagate.
     """
     graphs = design_graphs(design, seed)
@@ -401,6 +402,10 @@ def run_chunk(design: Design, estimators: Mapping[str, Mapping[str, Any]], repli
                 rows.append({"design": design.id, "estimator": name, "replication": r, "term": row.term,
                              "truth": true_value(design, row.term), "estimate": row.estimate,
                              "std_error": row.std_error, "conf_low": row.conf_low, "conf_high": row.conf_high,
+                             "converged": converged, "error": message})
+            if "hausman" in result.fit:  # random effects: the spatial Hausman test's p-value (no true value)
+                rows.append({"design": design.id, "estimator": name, "replication": r, "term": "hausman_p_value",
+                             "truth": np.nan, "estimate": result.fit["hausman"]["p_value"],
                              "converged": converged, "error": message})
     frame = pd.DataFrame(rows, columns=REPLICATION_COLUMNS)
     frame["error"] = frame["error"].fillna("")

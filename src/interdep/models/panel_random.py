@@ -4,11 +4,10 @@ Model (stacked by year, one channel): ``y = rho W y + X beta + mu_i + e`` with `
 ``e ~ N(0, sigma2 I)`` independent of each other and of ``X`` (Anselin 1988; Baltagi, Egger & Pfaffermayr;
 Elhorst 2014, ch. 3; R splm's ``spml(model = "random", lag = TRUE)``). ``W`` is block-diagonal with one block
 per year (blocks may differ; the panel may be unbalanced). With ``time_effects`` (``effects: random_time``) year
-fixed effects are added: in a balanced panel with row-standardised ``W_t`` by the Lee-Yu (2010) time
-transformation (``F'`` applied to every year, ``F`` the orthonormal complement of ``1``: a random-effects SAR with
-``N - 1`` pseudo-states and ``W*_t = F'W_tF``, whose log-Jacobian is ``log|I - rho W_t| - log(1 - rho)``), which
-removes the O(1/N) bias of rho that the year dummies leave (Monte Carlo in benchmarks/README.md); otherwise as
-dummies in ``X`` (all but the first year, estimated jointly; the direct approach, splm's ``factor(year)``).
+fixed effects ``alpha_t`` are added: removed exactly by the Lee-Yu (2010) time transformation when every ``W_t``
+is row-standardised, islands allowed (balanced or not; see below), which removes the O(1/N) bias of rho that year
+dummies leave (Monte Carlo in benchmarks/README.md); otherwise (other weights, or ``lee_yu: false``) as dummies in
+``X`` (all but the first year, estimated jointly; the direct approach, splm's ``factor(year)``).
 
 The error covariance is ``Omega = sigma2 (I + phi D D')``, ``phi = sigma2_mu / sigma2`` and ``D`` the unit
 dummies. With ``T_i`` the number of years unit ``i`` is observed, ``Omega^-1/2`` is the quasi-demeaning
@@ -16,6 +15,41 @@ dummies. With ``T_i`` the number of years unit ``i`` is observed, ``Omega^-1/2``
 
     log L = -n/2 log(2 pi sigma2) - 1/2 sum_i log(1 + T_i phi) + sum_t log|I - rho W_t|
             - 1/(2 sigma2) |S (y - rho W y - X beta)|^2,      S = quasi-demeaning.
+
+Time transformation (exact for unbalanced panels). Year ``t`` has ``n_t`` states, ``S_t`` (``n_t x N``) selects
+them, ``F_t`` (``n_t x (n_t - 1)``) is an orthonormal basis of the complement of ``1`` and ``J_t = 11'/n_t``.
+Row-standardisation (``W_t 1 = 1``) gives ``F_t'W_t = F_t'W_tF_tF_t'``, so ``F_t'`` applied to year ``t``
+removes ``alpha_t`` and leaves a SAR in ``y*_t = F_t'y_t`` with ``W*_t = F_t'W_tF_t``, whose eigenvalues are
+those of ``W_t`` without one 1: ``log|I - rho W*_t| = log|I - rho W_t| - log(1 - rho)``. Stacked (``F =
+blockdiag(F_t)``, ``n - T`` rows) its errors ``F'(D mu + e)`` have covariance ``sigma2 (I + phi Z Z')``, ``Z =
+F'D``. ``Z'Z = D'QD = diag(T_i) - sum_t s_t s_t' / n_t`` (``Q = FF' = blockdiag(I - J_t)``, ``s_t = S_t'1``) is
+N x N; with ``D'QD = U diag(a) U'``, Woodbury and the determinant lemma give
+
+    (I + phi ZZ')^-1 = I - Z~ diag(phi / (1 + phi a)) Z~',   |I + phi ZZ'| = prod_j (1 + phi a_j),   Z~ = ZU,
+
+with ``Z~'Z~ = diag(a)``: the untransformed formulas with ``T_i`` replaced by ``a_j`` and the state dummies by
+``Z~`` (the ``a_j = 0`` directions, the states' common level absorbed by ``alpha_t``, drop out). ``F`` is never
+formed: ``F'`` is an isometry from the year-demeaned vectors ``Qv`` onto the transformed ones, so everything is
+computed on ``Qy``, ``QWy``, ``QX`` and ``Z~ ~ QDU``, and
+
+    log L* = -(n - T)/2 log(2 pi sigma2) - 1/2 sum_j log(1 + a_j phi) + sum_t log|I - rho W_t| - T log(1 - rho)
+             - 1/(2 sigma2) |Sigma*^-1/2 Q (y - rho W y - X beta)|^2,
+
+``sigma2 = SSR / (n - T)``. Balanced, ``D'QD = T (I - J_N)`` (``a = T`` with multiplicity N - 1): Lee & Yu's
+transformed likelihood with ``N - 1`` pseudo-states (tested to 1e-10).
+
+Islands (rows of zeros in ``W_t``, e.g. contiguity): ``W_t 1 = c_t`` (1 for the connected states, 0 for the
+islands ``s_t = 1 - c_t``) is no longer ``1``, but when no state has an island as neighbour (``W_t s_t = 0``, so
+``W_t c_t = c_t``) ``K_t = span{c_t, s_t}`` contains ``1`` and is invariant under ``W_t``; ``F_t`` then spans
+``K_t``'s complement (``n_t - 2`` columns), i.e. the connected states and the islands are demeaned separately.
+``F_t'W_t = F_t'W_tF_tF_t'`` again, ``W_t`` has eigenvalues 1 and 0 on ``K_t``, so the log-Jacobian is the same
+``log|I - rho W_t| - log(1 - rho)``, and everything above holds with ``Q_t = I - P_K`` and ``n - T`` replaced by
+``n`` minus the number of (year, connected / island) groups. Exact, at the price of one more degree of freedom per
+year with islands (an island alone in its year drops out). The information below holds with ``G``
+replaced by ``F'GF`` (represented by ``QG``, since ``QGQ = QG``), ``n`` by ``n - T``, ``T_i`` by ``a_j`` and
+``D`` by ``Z~`` (then ``Sigma``'s state part is no longer one state per row, so the trace
+``tr(G' Sigma^-1 G Sigma) = tr(G'G) + phi |GZ~|^2 - sum_j Theta_j |G'Z~_j|^2 - phi tr(Theta M M')``, ``M =
+Z~'GZ~``, is computed in that general form; it reduces to the one below untransformed).
 
 For given ``(rho, phi)`` beta is GLS and ``sigma2 = SSR / n`` (ML, as splm); the concentrated likelihood is
 maximised over ``rho`` (inner, the residual sum of squares is a quadratic in ``rho``, the log-Jacobian comes from
@@ -54,16 +88,29 @@ from interdep.models.design import Design, check_collinearity
 from interdep.models.panel_ml import _spectra, at_bound, rho_bounds, single_thread_blas
 from interdep.models.result import Estimate
 
-__all__ = ["RANDOM_EFFECTS", "fit_sar_re", "fixed_counterpart", "hausman", "profile_re", "transform_applies"]
+__all__ = ["RANDOM_EFFECTS", "fit_sar_re", "fixed_counterpart", "hausman", "island_rows", "profile_re",
+           "transform_applies"]
 
 RANDOM_EFFECTS = ("random", "random_time")
 PHI_BOUNDS = (1e-8, 1e8)  # splm's search range for phi = sigma2_mu / sigma2
 
 
+def island_rows(w: sp.sparray) -> np.ndarray | None:
+    """The islands (rows without neighbours) of one year's ``W`` when the time transformation is exact for it:
+    every row sums to 1 or 0 and no state has an island as neighbour; otherwise None."""
+    rows = np.asarray(w.sum(axis=1)).ravel()
+    island = np.abs(rows) < 1e-10
+    if not np.all(island | (np.abs(rows - 1.0) < 1e-10)):
+        return None
+    if island.any() and np.asarray(abs(w).sum(axis=0)).ravel()[island].any():
+        return None
+    return island
+
+
 def transform_applies(design: Design) -> bool:
-    """Whether the time-demeaning transformation is exact: a balanced panel, every ``W_t`` row-standardised."""
-    return design.balanced and all(np.allclose(np.asarray(w.sum(axis=1)).ravel(), 1.0, atol=1e-10)
-                                   for c in design.channels for w in design.weights[c])
+    """Whether the time transformation is exact: every ``W_t`` row-standardised, apart from islands (rows and
+    columns of zeros); the panel may be unbalanced and ``W_t`` differ by year."""
+    return all(island_rows(w) is not None for c in design.channels for w in design.weights[c])
 
 
 def fixed_counterpart(effects: str) -> str:
@@ -74,9 +121,14 @@ def fixed_counterpart(effects: str) -> str:
 class _RandomEffects:
     """Quasi-demeaning, concentrated likelihood and information of one design (see the module docstring).
 
-    With ``transform`` (time effects, balanced, every ``W_t`` row-standardised) the arrays are those of the
-    time-demeaned model ``F'y_t = rho F'W_tF F'y_t + F'X_t beta + F'mu + F'e_t`` (``F`` the orthonormal
-    complement of ``1``): a random-effects SAR with ``N - 1`` pseudo-states, ``W*_t = F'W_tF`` and no constant.
+    The likelihood's arrays live in the ``n`` stacked rows: untransformed, or with ``transform`` (time effects,
+    every ``W_t`` row-standardised, islands allowed) demeaned within each year, ``Q = blockdiag(I - J_t)`` (islands
+    and connected states separately), which represents the
+    ``F'``-transformed data isometrically (``|F'v| = |Qv|``). ``Z`` (``n x m``) and ``a`` (``m``) give the
+    state-effect part of the error covariance ``Sigma = I + phi Z Z'`` with ``Z'Z = diag(a)``: untransformed the
+    state dummies and ``T_i``; transformed ``Q D U`` and ``a`` from ``D'QD = U diag(a) U'`` (directions with
+    ``a = 0``, the state effects' common level absorbed by the year effects, dropped). ``n_eff`` is the
+    dimension of the likelihood (``n``, or ``n - T`` transformed).
     """
 
     def __init__(self, design: Design, time_effects: bool, transform: bool = False):
@@ -95,73 +147,87 @@ class _RandomEffects:
         spectra = _spectra(design, self.channel)
         self.lam = np.concatenate([s.lam for s in spectra])
         self.bounds = rho_bounds([s.lam for s in spectra])
-        wy = design.lag(self.channel, design.y)
-        wd = [w.toarray() for w in design.weights[self.channel]]
-        self.jacobian_periods = 0
+        self.blocks = design.blocks
+        self.wd = [w.toarray() for w in design.weights[self.channel]]
+        self.n = design.n_obs
+        D = sp.csr_array((np.ones(self.n), (np.arange(self.n), unit)), shape=(self.n, len(T_i)))
+        y, wy = design.y, design.lag(self.channel, design.y)
+        X, names = design.X, list(design.names)
+        self.transform = transform
         if transform:
             if not transform_applies(design):
-                raise EstimationError(f"model {design.model_id!r}: the time transformation needs a balanced panel "
-                                      "with row-standardised weights")
-            N, T = design.n_units, design.n_periods
-            F = sla.null_space(np.ones((1, N)))
-            keep = [i for i, nm in enumerate(design.names) if nm != "const"]
-            X, names = design.X[:, keep], [design.names[i] for i in keep]
-            y, wy_t, X_t, wd_t = [], [], [], []
-            for blk, w in zip(design.blocks, wd, strict=True):
-                y.append(F.T @ design.y[blk])
-                wy_t.append(F.T @ wy[blk])
-                X_t.append(F.T @ X[blk])
-                wd_t.append(F.T @ w @ F)
-            self.y, self.wy, X, wd = np.concatenate(y), np.concatenate(wy_t), np.vstack(X_t), wd_t
-            self.blocks = [slice(t * (N - 1), (t + 1) * (N - 1)) for t in range(T)]
-            unit = np.tile(np.arange(N - 1), T)
-            self.jacobian_periods = T  # log|I - rho W*_t| = log|I - rho W_t| - log(1 - rho)
+                raise EstimationError(f"model {design.model_id!r}: the time transformation needs row-standardised "
+                                      "weights (or islands) in every year")
+            # groups demeaned separately: each year's connected states and its islands
+            self.islands = [island_rows(w) for w in design.weights[self.channel]]
+            group = np.concatenate([2 * t + isl for t, isl in enumerate(self.islands)])
+            _, group = np.unique(group, return_inverse=True)
+            self._groups = sp.csr_array((np.ones(self.n), (np.arange(self.n), group)))
+            self._group_size = np.bincount(group).astype(float)
+            keep = [i for i, nm in enumerate(names) if nm != "const"]
+            X, names = self.year_demean(X[:, keep]), [names[i] for i in keep]
+            y, wy = self.year_demean(y), self.year_demean(wy)
+            qd = self.year_demean(D.toarray())
+            a, U = np.linalg.eigh(D.T @ qd)  # D'QD = diag(T_i) - sum_g s_g s_g' / n_g
+            kept = a > 1e-9 * a.max()
+            self.a, self.Z = a[kept], qd @ U[:, kept]
+            self.n_eff = self.n - len(self._group_size)
+            # log|I - rho F_t'W_tF_t| = log|I - rho W_t| - log(1 - rho) in every year with connected states
+            self.jacobian_periods = sum(int((~isl).any()) for isl in self.islands)
         else:
-            self.y, self.wy, self.blocks = design.y, wy, design.blocks
-            X, names = design.X, list(design.names)
             if time_effects:
                 year = design.sample["year"].to_numpy()
                 dummies = [(year == y).astype(float) for y in design.years[1:]]
                 X = np.column_stack([X, *dummies]) if dummies else X
                 names += [f"year_{int(y)}" for y in design.years[1:]]
+            self.a, self.Z = T_i.astype(float), D
+            self.n_eff = self.n
+            self.jacobian_periods = 0
         check_collinearity(X, names, design.model_id)
-        self.X, self.names, self.wd, self.unit = X, names, wd, unit
-        self.T_i = np.bincount(unit).astype(float)
-        self.n = len(self.y)
-        self.Dt = sp.csr_array((np.ones(self.n), (unit, np.arange(self.n))), shape=(len(self.T_i), self.n))  # D'
-        # cross products of [X, y, Wy] (columns scaled to unit norm) and their state sums, for the GLS steps
+        self.y, self.wy, self.X, self.names = y, wy, X, names
+        self.Zt = self.Z.T
+        # cross products of [X, y, Wy] (columns scaled to unit norm) and their projections on Z, for the GLS steps
         V = np.column_stack([X, self.y, self.wy])
         self._scale = np.where(np.linalg.norm(V, axis=0) > 0, np.linalg.norm(V, axis=0), 1.0)
         V = V / self._scale
-        self._vv, self._dv = V.T @ V, self.Dt @ V
+        self._vv, self._dv = V.T @ V, self.Zt @ V
 
     # -- transformations
+    def year_demean(self, v: np.ndarray) -> np.ndarray:
+        """``Q v``: ``v`` minus its mean over the states present in the same year (islands and connected states
+        separately)."""
+        means = self._groups.T @ v
+        means = means / (self._group_size[:, None] if means.ndim == 2 else self._group_size)
+        return v - self._groups @ means
+
     def unit_sum(self, v: np.ndarray) -> np.ndarray:
-        """``D'v``: the sum over each state's years."""
-        return self.Dt @ v
+        """``Z'v`` (untransformed: the sum over each state's years)."""
+        return self.Zt @ v
+
+    def _spread(self, c: np.ndarray, s: np.ndarray) -> np.ndarray:
+        """``Z diag(c) s`` for ``s = Z'v``."""
+        return self.Z @ (c[:, None] * s if s.ndim == 2 else c * s)
 
     def quasi_demean(self, v: np.ndarray, phi: float) -> np.ndarray:
-        """``Sigma^-1/2 v``: ``v_it - (1 - theta_i) vbar_i``."""
-        theta = 1.0 / np.sqrt(1.0 + self.T_i * phi)
-        c = (1.0 - theta) / self.T_i
-        return v - (c[:, None] * self.unit_sum(v))[self.unit] if v.ndim == 2 else v - (c * self.unit_sum(v))[self.unit]
+        """``Sigma^-1/2 v = v - Z diag(c) Z'v``, ``c = (1 - (1 + a phi)^-1/2) / a`` (``v_it - (1 - theta_i) vbar_i``
+        untransformed)."""
+        s = np.sqrt(1.0 + self.a * phi)
+        return v - self._spread(phi / (s * (s + 1.0)), self.unit_sum(v))
 
     def sigma_inv(self, v: np.ndarray, phi: float) -> np.ndarray:
-        """``Sigma^-1 v = v - D Theta D' v``."""
-        th = phi / (1.0 + self.T_i * phi)
-        s = self.unit_sum(v)
-        return v - (th[:, None] * s)[self.unit] if v.ndim == 2 else v - (th * s)[self.unit]
+        """``Sigma^-1 v = v - Z Theta Z'v``, ``Theta = diag(phi / (1 + a phi))``."""
+        return v - self._spread(phi / (1.0 + self.a * phi), self.unit_sum(v))
 
     # -- likelihood
     def regressions(self, phi: float) -> tuple[np.ndarray, np.ndarray]:
         """GLS coefficients of ``y`` and ``Wy`` on ``X`` (columns) and the 2x2 cross products of their residuals.
 
-        The normal equations from the cross products ``V' Sigma^-1 V = V'V - (D'V)' Theta (D'V)`` of
-        ``V = [X, y, Wy]`` (computed once, columns scaled to unit norm): O(N k^2) per ``phi`` instead of O(n k^2);
+        The normal equations from the cross products ``V' Sigma^-1 V = V'V - (Z'V)' Theta (Z'V)`` of
+        ``V = [X, y, Wy]`` (computed once, columns scaled to unit norm): O(m k^2) per ``phi`` instead of O(n k^2);
         the residual cross products from the quasi-demeaned residuals (exact; an error in the coefficients enters
         them only to second order).
         """
-        theta = phi / (1.0 + self.T_i * phi)
+        theta = phi / (1.0 + self.a * phi)
         m = self._vv - self._dv.T @ (theta[:, None] * self._dv)
         k = self.X.shape[1]
         xx, xz = m[:k, :k], m[:k, k:]
@@ -175,9 +241,9 @@ class _RandomEffects:
         return float(np.sum(np.log(np.abs(1.0 - rho * self.lam))) - self.jacobian_periods * np.log(1.0 - rho))
 
     def loglik(self, rho: float, phi: float, gram: np.ndarray) -> float:
-        n = self.n
+        n = self.n_eff
         ssr = gram[0, 0] - 2 * rho * gram[0, 1] + rho**2 * gram[1, 1]
-        return (-0.5 * n * (np.log(2 * np.pi) + 1 + np.log(ssr / n)) - 0.5 * np.sum(np.log1p(self.T_i * phi))
+        return (-0.5 * n * (np.log(2 * np.pi) + 1 + np.log(ssr / n)) - 0.5 * np.sum(np.log1p(self.a * phi))
                 + self.logdet(rho))
 
     def evaluate(self, rho: float, phi: float) -> tuple[np.ndarray, float, float]:
@@ -185,7 +251,7 @@ class _RandomEffects:
         ``(rho, phi)``."""
         coef, gram = self.regressions(phi)
         ssr = gram[0, 0] - 2 * rho * gram[0, 1] + rho**2 * gram[1, 1]
-        return coef[:, 0] - rho * coef[:, 1], float(ssr) / self.n, self.loglik(rho, phi, gram)
+        return coef[:, 0] - rho * coef[:, 1], float(ssr) / self.n_eff, self.loglik(rho, phi, gram)
 
     def best_rho(self, phi: float) -> tuple[float, float]:
         """The ``rho`` maximising the likelihood at ``phi``, and the maximum."""
@@ -207,49 +273,59 @@ class _RandomEffects:
         return float(np.exp(res.x)), -float(res.fun)
 
     # -- information
+    def _g_blocks(self, rho: float):
+        """Each year's rows and ``G_t = W_t (I - rho W_t)^-1`` (transformed: ``Q_t G_t``, which represents
+        ``F_t'G_tF_t``)."""
+        for t, (blk, wd) in enumerate(zip(self.blocks, self.wd, strict=True)):
+            g = np.linalg.solve((np.eye(wd.shape[0]) - rho * wd).T, wd.T).T  # W (I - rho W)^-1
+            if self.transform:
+                for rows in (self.islands[t], ~self.islands[t]):
+                    if rows.any():
+                        g[rows] -= g[rows].mean(axis=0)
+            yield blk, g
+
     def information(self, beta: np.ndarray, rho: float, sigma2: float, phi: float) -> np.ndarray:
         """Expected information of ``(beta, rho, sigma2, phi)`` (module docstring)."""
-        X, unit, T_i = self.X, self.unit, self.T_i
-        k, N = X.shape[1], len(T_i)
+        X, a = self.X, self.a
+        k, m = X.shape[1], len(a)
         mu = X @ beta
         gmu = np.empty(self.n)
         tr_g = tr_gg = tr_gtg = 0.0
-        ggt_ii = np.zeros(N)
-        M = np.zeros((N, N))
-        for blk, wd in zip(self.blocks, self.wd, strict=True):
-            g = np.linalg.solve((np.eye(wd.shape[0]) - rho * wd).T, wd.T).T  # W (I - rho W)^-1
+        gz2 = np.zeros(m)  # diag(Z'G'GZ)
+        gtz2 = np.zeros(m)  # diag(Z'GG'Z)
+        M = np.zeros((m, m))  # Z'GZ
+        for blk, g in self._g_blocks(rho):
             gmu[blk] = g @ mu[blk]
-            u = unit[blk]
+            z = self.Z[blk]
+            z = z.toarray() if sp.issparse(z) else z
             tr_g += np.trace(g)
             tr_gg += np.sum(g * g.T)
-            sq = g * g
-            tr_gtg += sq.sum()
-            ggt_ii[u] += sq.sum(axis=1)
-            M[np.ix_(u, u)] += g
-        theta = phi / (1.0 + T_i * phi)
-        tr_gsgs = (1.0 + phi) * tr_gtg - theta @ ggt_ii - phi * np.sum(theta[:, None] * M * M)
+            tr_gtg += np.sum(g * g)
+            gz, gtz = g @ z, g.T @ z
+            gz2 += np.sum(gz * gz, axis=0)
+            gtz2 += np.sum(gtz * gtz, axis=0)
+            M += z.T @ gz
+        theta = phi / (1.0 + a * phi)
+        tr_gsgs = tr_gtg + phi * gz2.sum() - theta @ gtz2 - phi * np.sum(theta[:, None] * M * M)
         sx = self.sigma_inv(X, phi)
         info = np.zeros((k + 3, k + 3))
         info[:k, :k] = X.T @ sx / sigma2
         info[:k, k] = info[k, :k] = sx.T @ gmu / sigma2
         info[k, k] = tr_gg + tr_gsgs + gmu @ self.sigma_inv(gmu, phi) / sigma2
         info[k, k + 1] = info[k + 1, k] = tr_g / sigma2
-        info[k, k + 2] = info[k + 2, k] = np.sum(np.diag(M) / (1.0 + T_i * phi))
-        info[k + 1, k + 1] = self.n / (2 * sigma2**2)
-        info[k + 1, k + 2] = info[k + 2, k + 1] = np.sum(T_i / (1.0 + T_i * phi)) / (2 * sigma2)
-        info[k + 2, k + 2] = 0.5 * np.sum((T_i / (1.0 + T_i * phi)) ** 2)
+        info[k, k + 2] = info[k + 2, k] = np.sum(np.diag(M) / (1.0 + a * phi))
+        info[k + 1, k + 1] = self.n_eff / (2 * sigma2**2)
+        info[k + 1, k + 2] = info[k + 2, k + 1] = np.sum(a / (1.0 + a * phi)) / (2 * sigma2)
+        info[k + 2, k + 2] = 0.5 * np.sum((a / (1.0 + a * phi)) ** 2)
         return info
 
     def observed_information(self, beta: np.ndarray, rho: float, sigma2: float, phi: float) -> np.ndarray:
         """Minus the analytical Hessian of the log-likelihood in ``(beta, rho, sigma2, phi)`` at the estimate."""
-        X, T_i = self.X, self.T_i
+        X, a = self.X, self.a
         k = X.shape[1]
         r = self.y - rho * self.wy - X @ beta
-        tr_gg = 0.0
-        for wd in self.wd:
-            g = np.linalg.solve((np.eye(wd.shape[0]) - rho * wd).T, wd.T).T
-            tr_gg += np.sum(g * g.T)
-        dth = 1.0 / (1.0 + T_i * phi) ** 2  # d Theta / d phi; d Sigma^-1 / d phi = -D diag(dth) D'
+        tr_gg = sum(np.sum(g * g.T) for _, g in self._g_blocks(rho))
+        dth = 1.0 / (1.0 + a * phi) ** 2  # d Theta / d phi; d Sigma^-1 / d phi = -Z diag(dth) Z'
         z = np.column_stack([X, self.wy])  # d r / d(beta, rho) = -z
         pz, pr = self.sigma_inv(z, phi), self.sigma_inv(r, phi)
         ur, uz = self.unit_sum(r), self.unit_sum(z)
@@ -258,10 +334,10 @@ class _RandomEffects:
         info[k, k] += tr_gg
         info[:k + 1, k + 1] = info[k + 1, :k + 1] = z.T @ pr / sigma2**2
         info[:k + 1, k + 2] = info[k + 2, :k + 1] = uz.T @ (dth * ur) / sigma2
-        info[k + 1, k + 1] = -self.n / (2 * sigma2**2) + r @ pr / sigma2**3
+        info[k + 1, k + 1] = -self.n_eff / (2 * sigma2**2) + r @ pr / sigma2**3
         info[k + 1, k + 2] = info[k + 2, k + 1] = ur @ (dth * ur) / (2 * sigma2**2)
-        info[k + 2, k + 2] = (-0.5 * np.sum((T_i / (1.0 + T_i * phi)) ** 2)
-                              + np.sum(T_i * ur**2 / (1.0 + T_i * phi) ** 3) / sigma2)
+        info[k + 2, k + 2] = (-0.5 * np.sum((a / (1.0 + a * phi)) ** 2)
+                              + np.sum(a * ur**2 / (1.0 + a * phi) ** 3) / sigma2)
         return info
 
 
@@ -277,11 +353,11 @@ def fit_sar_re(design: Design, *, estimator: str = "sar_ml", time_effects: bool 
     estimator : str
         Name recorded in the result.
     time_effects : bool
-        Year fixed effects too (``effects: random_time``). With ``lee_yu`` in a balanced panel with
-        row-standardised ``W_t`` they are removed by the Lee-Yu (2010) time transformation (the likelihood of
-        the time-demeaned data, ``N - 1`` pseudo-states, ``- T log(1 - rho)``), which removes the O(1/N) bias of
-        rho; otherwise the year dummies enter ``X`` as coefficients (the direct approach; splm with
-        ``factor(year)``). The constant and year effects are not reported.
+        Year fixed effects too (``effects: random_time``). With ``lee_yu`` and every ``W_t`` row-standardised,
+        islands allowed (balanced or not, ``W_t`` varying or not), they are removed exactly by the Lee-Yu (2010) time
+        transformation (the likelihood of the data demeaned within each year, module docstring), which removes
+        the O(1/N) bias of rho; otherwise the year dummies enter ``X`` as coefficients (the direct approach; splm
+        with ``factor(year)``). The constant and year effects are not reported.
     lee_yu : bool
         Use the time transformation where it applies.
     information : {"expected", "observed"}
@@ -324,13 +400,18 @@ def fit_sar_re(design: Design, *, estimator: str = "sar_ml", time_effects: bool 
              "(1 + T_i phi)^(-1/2) per state (exact for unbalanced panels); sigma2 = SSR/n (ML); s.e. from the "
              f"{information} information of (beta, rho, sigma2, phi)"]
     if transform:
-        notes.append("year effects by the Lee-Yu (2010) time transformation (balanced, W row-standardised): "
-                     f"likelihood of the time-demeaned data, {design.n_units - 1} pseudo-states, "
-                     f"-{design.n_periods} log(1 - rho), sigma2 = SSR/(n - {design.n_periods})")
+        n_islands = sum(int(isl.sum()) for isl in re.islands)
+        notes.append("year effects by the Lee-Yu (2010) time transformation (every W_t row-standardised; exact "
+                     "also unbalanced): likelihood of the data demeaned within each year"
+                     + (f" (islands and connected states separately; {n_islands} island state-years)" if n_islands
+                        else "")
+                     + f", state-effect covariance from D'QD ({len(re.a)} directions), "
+                     f"-{re.jacobian_periods} log(1 - rho), sigma2 = SSR/(n - {re.n - re.n_eff})")
     elif time_effects:
         notes.append(f"year effects as fixed coefficients ({len(design.years) - 1} year dummies, the direct approach"
-                     + ("" if not lee_yu else "; the Lee-Yu time transformation needs a balanced panel with "
-                        "row-standardised W: rho carries an O(1/N) downward bias") + ")")
+                     + ("" if not lee_yu else "; the Lee-Yu time transformation needs every W_t "
+                        "row-standardised (islands allowed when no state has one as neighbour): rho carries an "
+                        "O(1/N) downward bias") + ")")
     converged, message = True, ""
     if at_bound(rho, re.bounds):
         converged, message = False, "rho at the boundary of the admissible interval"
