@@ -35,6 +35,7 @@ from scipy import stats
 from interdep.models.design import Design
 from interdep.models.panel_ml import (
     _spectra,
+    connected_states,
     distinct_years,
     inverses,
     matrix_key,
@@ -168,18 +169,21 @@ class _Functionals:
 
 
 def _year_terms(design: Design) -> list[tuple]:
-    """Per distinct year: multiplicity, the stacked ``W_c``, the flattened ``Y'`` (``Y`` = I, W_c, W_c W_d),
-    the row sums ``r_c`` and ``W_c r_d`` (cached on the design)."""
+    """Per distinct year: multiplicity, the states with a neighbour (:func:`connected_states`) and how many have
+    none, and on the connected states the stacked ``W_c``, the flattened ``Y'`` (``Y`` = I, W_c, W_c W_d), the
+    row sums ``r_c`` and ``W_c r_d`` (cached on the design)."""
     if "impact_year_terms" not in design.cache:
         C = len(design.channels)
         terms = []
-        for mats, mult in distinct_years(design):
-            n = mats[0].shape[0]
-            r = np.column_stack([m.sum(axis=1) for m in mats])
+        for full, mult in distinct_years(design):
+            keep = connected_states(full)
+            mats = [m[np.ix_(keep, keep)] for m in full]
+            n = len(keep)
+            r = np.column_stack([m.sum(axis=1) for m in mats]).reshape(n, C)
             ww = [mats[c] @ mats[d] for c in range(C) for d in range(C)]
-            wr = np.column_stack([mats[c] @ r[:, d] for c in range(C) for d in range(C)])
+            wr = np.column_stack([mats[c] @ r[:, d] for c in range(C) for d in range(C)]).reshape(n, C * C)
             ys = np.column_stack([np.eye(n).ravel()] + [m.T.ravel() for m in (*mats, *ww)])  # (n^2, 1 + C + C^2)
-            terms.append((mult, np.stack(mats), ys, r, wr))
+            terms.append((mult, keep, full[0].shape[0] - n, np.stack(mats), ys, r, wr))
         design.cache["impact_year_terms"] = terms
     return design.cache["impact_year_terms"]
 
@@ -189,21 +193,27 @@ def _exact_functionals(design: Design, rho: np.ndarray) -> _Functionals:
     the inverses of :func:`interdep.models.panel_ml.year_inverses`, shared with the fit at the estimate).
 
     Every trace ``tr(A^-1 Y)`` is ``vec(A^-1) . vec(Y')``: all of them for a chunk of draws are one matrix
-    product of the flattened inverses with the flattened ``Y'`` (``Y`` = I, W_c, W_c W_d).
+    product of the flattened inverses with the flattened ``Y'`` (``Y`` = I, W_c, W_c W_d). Only the states with
+    a neighbour enter the inverses; each state without one adds 1 to ``tr(A^-1)`` and to ``1'A^-1 1``.
     """
     D, C = rho.shape
     out = np.zeros((D, 2 + 2 * C + 2 * C * C))
     sum_r = np.zeros(C)
     shared = year_inverses(design, rho[0]) if D == 1 else None
-    for g, (mult, stack, ys, r, wr) in enumerate(_year_terms(design)):
-        n = stack.shape[1]
+    for g, (mult, keep, isolated, stack, ys, r, wr) in enumerate(_year_terms(design)):
+        n = len(keep)
         sum_r += mult * r.sum(axis=0)
+        out[:, [0, 1 + C]] += mult * isolated
+        if n == 0:
+            continue
         for s in range(0, D, _CHUNK):
             sl = slice(s, min(D, s + _CHUNK))
             if shared is not None:
-                ainv = shared[g][None]
+                ainv = shared[g][np.ix_(keep, keep)][None]
             else:
-                ainv = inverses(np.eye(n)[None] - np.einsum("dc,cij->dij", rho[sl], stack))
+                a = -np.tensordot(rho[sl], stack, axes=1)
+                a[:, np.arange(n), np.arange(n)] += 1.0
+                ainv = inverses(a)
             row = ainv.sum(axis=1)  # 1'A^-1, (d, n)
             tr = ainv.reshape(len(ainv), -1) @ ys
             out[sl] += mult * np.hstack([tr[:, :1 + C], row.sum(axis=1)[:, None], row @ r, tr[:, 1 + C:], row @ wr])

@@ -270,6 +270,19 @@ def distinct_years(design: Design) -> list[tuple[list[np.ndarray], int]]:
     return _year_groups(design)[0]
 
 
+def connected_states(mats: list[np.ndarray]) -> np.ndarray:
+    """Indices of the states of one year with a neighbour (a nonzero row or column of some channel's W).
+
+    The others are isolated in every channel: their rows and columns of ``A = I - sum_c rho_c W_c`` are those of
+    the identity, so ``A`` is block-diagonal with an identity block, ``log|A|`` and every ``tr(A^-1 Y)`` with
+    ``Y`` zero on them come from the block of the connected states alone (an exact reduction; about 12 of ~170
+    states a year on the ipi panel, contiguity + alliance: a fifth of the cost of each dense LU / inverse)."""
+    linked = np.zeros(mats[0].shape[0], dtype=bool)
+    for m in mats:
+        linked |= (m != 0).any(axis=0) | (m != 0).any(axis=1)
+    return np.flatnonzero(linked)
+
+
 def year_inverses(design: Design, rho: np.ndarray) -> list[np.ndarray]:
     """``(I - sum_c rho_c W_ct)^-1`` per distinct year (order of :func:`distinct_years`).
 
@@ -278,9 +291,14 @@ def year_inverses(design: Design, rho: np.ndarray) -> list[np.ndarray]:
     rho = np.asarray(rho, dtype=float)
     cached = design.cache.get("year_inverses")
     if cached is None or not np.array_equal(cached[0], rho):
-        mats = [np.eye(m[0].shape[0]) - sum(r * w for r, w in zip(rho, m, strict=True))
-                for m, _ in distinct_years(design)]
-        cached = (rho.copy(), [inverses(a[None])[0] for a in mats])
+        out = []
+        for mats, _ in distinct_years(design):
+            keep = connected_states(mats)  # the others: rows and columns of the identity in A and A^-1
+            ainv = np.eye(mats[0].shape[0])
+            a = np.eye(len(keep)) - sum(r * w[np.ix_(keep, keep)] for r, w in zip(rho, mats, strict=True))
+            ainv[np.ix_(keep, keep)] = inverses(a[None])[0] if len(keep) else a
+            out.append(ainv)
+        cached = (rho.copy(), out)
         design.cache["year_inverses"] = cached
     return cached[1]
 
@@ -300,18 +318,22 @@ def inverses(a: np.ndarray) -> np.ndarray:
 
 class _LUJacobian:
     """``sum_t log|I - sum_c rho_c W_ct|``, its gradient and Hessian by dense LU per distinct year (several
-    channels)."""
+    channels), on the states with a neighbour in some channel (:func:`connected_states`: the others add
+    nothing)."""
 
     def __init__(self, design: Design):
         self.channels = design.channels
         self.groups = distinct_years(design)
-        self.sparse = [[sp.csr_array(m) for m in mats] for mats, _ in self.groups]
-        self.stacks = [np.stack(mats) for mats, _ in self.groups]
+        self.stacks = []
+        for mats, _ in self.groups:
+            keep = connected_states(mats)
+            self.stacks.append(np.stack([m[np.ix_(keep, keep)] for m in mats]))
+        self.sparse = [[sp.csr_array(m) for m in stack] for stack in self.stacks]
 
     def matrix(self, g: int, rho: np.ndarray) -> np.ndarray:
-        """``I - sum_c rho_c W_c`` of distinct year ``g``."""
-        a = np.einsum("c,cij->ij", -np.asarray(rho, dtype=float), self.stacks[g])
-        a[np.diag_indices_from(a)] += 1.0
+        """``I - sum_c rho_c W_c`` of distinct year ``g`` (its connected states)."""
+        a = np.tensordot(-np.asarray(rho, dtype=float), self.stacks[g], axes=1)
+        a.flat[:: a.shape[0] + 1] += 1.0
         return a
 
     def __call__(self, rho: np.ndarray, gradient: bool = True) -> tuple[float, np.ndarray, bool]:
@@ -328,8 +350,10 @@ class _LUJacobian:
         total = 0.0
         grad = np.zeros(C)
         hess = np.zeros((C, C))
-        for g, (mats, mult) in enumerate(self.groups):
-            n = mats[0].shape[0]
+        for g, (_, mult) in enumerate(self.groups):
+            n = self.stacks[g].shape[1]
+            if n == 0:
+                continue
             lu, piv, info = lapack.dgetrf(self.matrix(g, rho))
             diag = np.diag(lu)
             if info != 0 or np.prod(np.sign(diag)) * (-1) ** np.count_nonzero(piv != np.arange(n)) <= 0:
