@@ -57,3 +57,73 @@ def test_symmetrizer_over_several_components_and_islands():
     bent = w.toarray()
     bent[0, 1] *= 2  # the 0-1-2 cycle no longer closes: not similar to a symmetric matrix
     assert _symmetrizer(sp.csr_array(bent)) is None
+
+
+def _isolating(design, states: list[int]):
+    """The design with ``states`` isolated in every channel and year (zero rows and columns of each W)."""
+    for c in design.channels:
+        for t, w in enumerate(design.weights[c]):
+            dense = w.toarray()
+            dense[states, :] = 0.0
+            dense[:, states] = 0.0
+            design.weights[c][t] = sp.csr_array(dense)
+    return design
+
+
+def test_states_without_neighbours_drop_out_exactly():
+    """The log-Jacobian, its derivatives, the inverses at rho-hat and the impact functionals computed on the
+    states with a neighbour equal the dense computation on every state."""
+    from interdep.models import impacts as imp
+    from interdep.models.panel_ml import connected_states, distinct_years, year_inverses
+
+    panel, graphs = simulate_panel(n=30, t=3, rho=(0.3, 0.2), varying=True, seed=3, k=4)
+    design = _isolating(build_design({"id": "m", "weights": list(graphs), "outcome": "y",
+                                      "regressors": ["x1", "x2"]}, panel, graphs), [0, 5, 7])
+    rho = np.array([0.25, 0.15])
+    value, grad, hess, ok = _LUJacobian(design).derivatives(rho)
+    ref = {"value": 0.0, "grad": np.zeros(2), "hess": np.zeros((2, 2)), "tr": 0.0, "trw": np.zeros(2),
+           "one": 0.0, "trww": np.zeros((2, 2))}
+    for (mats, mult), ainv in zip(distinct_years(design), year_inverses(design, rho), strict=True):
+        assert len(connected_states(mats)) == mats[0].shape[0] - 3
+        a = np.eye(mats[0].shape[0]) - rho[0] * mats[0] - rho[1] * mats[1]
+        inv = np.linalg.inv(a)
+        np.testing.assert_allclose(ainv, inv, rtol=1e-12, atol=1e-14)
+        ref["value"] += mult * np.linalg.slogdet(a)[1]
+        ref["tr"] += mult * np.trace(inv)
+        ref["one"] += mult * inv.sum()
+        for c in range(2):
+            ref["grad"][c] -= mult * np.trace(inv @ mats[c])
+            ref["trw"][c] += mult * np.trace(inv @ mats[c])
+            for d in range(2):
+                ref["hess"][c, d] -= mult * np.trace(inv @ mats[c] @ inv @ mats[d])
+                ref["trww"][c, d] += mult * np.trace(inv @ mats[c] @ mats[d])
+    assert ok
+    np.testing.assert_allclose([value, *grad, *hess.ravel()], [ref["value"], *ref["grad"], *ref["hess"].ravel()],
+                               rtol=1e-12)
+    for f in (imp._exact_functionals(design, rho[None]), imp._exact_functionals(design, np.vstack([rho, rho]))):
+        np.testing.assert_allclose(f.tr, ref["tr"], rtol=1e-12)
+        np.testing.assert_allclose(f.one, ref["one"], rtol=1e-12)
+        np.testing.assert_allclose(f.trw[-1], ref["trw"], rtol=1e-12)
+        np.testing.assert_allclose(f.trww[-1], ref["trww"], rtol=1e-12)
+
+
+def test_newton_from_the_one_channel_maxima_equals_the_quasi_newton_fallback(monkeypatch):
+    """The two-rho fit reaches the same maximum when the Newton steps from the one-channel start are refused
+    (forcing the bounded quasi-Newton search from 0, then Newton)."""
+    from interdep.models import panel_ml
+    from interdep.models.panel_ml import fit_sar_ml
+
+    panel, graphs = simulate_panel(n=60, t=4, rho=(0.3, 0.2), varying=True, seed=11, k=4, effects="twoway")
+    spec = {"id": "m", "weights": list(graphs), "outcome": "y", "regressors": ["x1", "x2"], "effects": "twoway"}
+    direct = fit_sar_ml(build_design(spec, panel, graphs))
+    newton, calls = panel_ml._newton, []
+
+    def refuse_first(evaluate, x, bounds, iters=4):
+        calls.append(x)
+        return (x, np.inf) if len(calls) == 1 else newton(evaluate, x, bounds, iters)
+
+    monkeypatch.setattr(panel_ml, "_newton", refuse_first)
+    fallback = fit_sar_ml(build_design(spec, panel, graphs))
+    assert len(calls) == 2 and direct.converged and fallback.converged
+    np.testing.assert_allclose(fallback.params, direct.params, rtol=1e-10)
+    np.testing.assert_allclose(fallback.std_errors, direct.std_errors, rtol=1e-10)

@@ -37,10 +37,10 @@ from interdep.models.panel_ml import (
     _spectra,
     connected_states,
     distinct_years,
-    inverses,
     matrix_key,
     rho_bounds,
     single_thread_blas,
+    system_inverses,
     year_inverses,
 )
 from interdep.models.result import IMPACT_COLUMNS, Estimate
@@ -208,12 +208,7 @@ def _exact_functionals(design: Design, rho: np.ndarray) -> _Functionals:
             continue
         for s in range(0, D, _CHUNK):
             sl = slice(s, min(D, s + _CHUNK))
-            if shared is not None:
-                ainv = shared[g][np.ix_(keep, keep)][None]
-            else:
-                a = -np.tensordot(rho[sl], stack, axes=1)
-                a[:, np.arange(n), np.arange(n)] += 1.0
-                ainv = inverses(a)
+            ainv = system_inverses(stack, rho[sl]) if shared is None else shared[g][np.ix_(keep, keep)][None]
             row = ainv.sum(axis=1)  # 1'A^-1, (d, n)
             tr = ainv.reshape(len(ainv), -1) @ ys
             out[sl] += mult * np.hstack([tr[:, :1 + C], row.sum(axis=1)[:, None], row @ r, tr[:, 1 + C:], row @ wr])
