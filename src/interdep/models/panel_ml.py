@@ -286,21 +286,26 @@ def connected_states(mats: list[np.ndarray]) -> np.ndarray:
 def year_inverses(design: Design, rho: np.ndarray) -> list[np.ndarray]:
     """``(I - sum_c rho_c W_ct)^-1`` per distinct year (order of :func:`distinct_years`).
 
-    The inverses at the last ``rho`` asked for are cached on the design: the fit's information matrix and the
-    impacts' point estimates use the same ones (one inverse per distinct year at the estimate)."""
+    The inverses at the last ``rho`` asked for, or at the last point where the multi-channel fit took
+    derivatives (its estimate), are cached on the design: the fit's Newton steps, its information matrix and the
+    impacts' point estimates share one inverse per distinct year at the estimate."""
     rho = np.asarray(rho, dtype=float)
     cached = design.cache.get("year_inverses")
     if cached is None or not np.array_equal(cached[0], rho):
-        out = []
+        blocks = []
         for mats, _ in distinct_years(design):
             keep = connected_states(mats)  # the others: rows and columns of the identity in A and A^-1
-            ainv = np.eye(mats[0].shape[0])
             a = np.eye(len(keep)) - sum(r * w[np.ix_(keep, keep)] for r, w in zip(rho, mats, strict=True))
-            ainv[np.ix_(keep, keep)] = inverses(a[None])[0] if len(keep) else a
-            out.append(ainv)
-        cached = (rho.copy(), out)
+            blocks.append(_invert(a) if len(keep) else a)
+        cached = (rho.copy(), blocks)
         design.cache["year_inverses"] = cached
-    return cached[1]
+    out = []
+    for (mats, _), block in zip(distinct_years(design), cached[1], strict=True):
+        keep = connected_states(mats)
+        ainv = np.eye(mats[0].shape[0])
+        ainv[np.ix_(keep, keep)] = block
+        out.append(ainv)
+    return out
 
 
 def _invert(m: np.ndarray) -> np.ndarray:
@@ -343,6 +348,7 @@ class _LUJacobian:
 
     def __init__(self, design: Design):
         self.channels = design.channels
+        self.cache = design.cache  # where the inverses of the last derivatives go (see year_inverses)
         self.groups = distinct_years(design)
         self.stacks = []
         for mats, _ in self.groups:
@@ -371,9 +377,11 @@ class _LUJacobian:
         total = 0.0
         grad = np.zeros(C)
         hess = np.zeros((C, C))
+        blocks = []
         for g, (_, mult) in enumerate(self.groups):
             n = self.stacks[g].shape[1]
             if n == 0:
+                blocks.append(np.zeros((0, 0)))
                 continue
             lu, piv, info = lapack.dgetrf(self.matrix(g, rho))
             diag = np.diag(lu)
@@ -383,6 +391,7 @@ class _LUJacobian:
             if order == 0:
                 continue
             ainv, _ = lapack.dgetri(lu, piv)  # from the LU: faster than solving against I
+            blocks.append(ainv)
             bt = [w.T @ ainv.T for w in self.sparse[g]]  # (A^-1 W_c)'
             for c in range(C):
                 grad[c] -= mult * np.trace(bt[c])
@@ -390,6 +399,8 @@ class _LUJacobian:
                     for d in range(c + 1):
                         hess[c, d] -= mult * np.sum(bt[c] * bt[d].T)
                         hess[d, c] = hess[c, d]
+        if order:
+            self.cache["year_inverses"] = (np.array(rho, dtype=float), blocks)
         return total, grad, hess, True
 
     def hessian(self, rho: np.ndarray) -> np.ndarray:
