@@ -356,6 +356,13 @@ class _LUJacobian:
             self.stacks.append(np.stack([m[np.ix_(keep, keep)] for m in mats]))
         self.sparse = [[sp.csr_array(m) for m in stack] for stack in self.stacks]
 
+    @classmethod
+    def of(cls, design: Design) -> _LUJacobian:
+        """The one of ``design`` (built once, cached on it: fit and profile share it)."""
+        if "lu_jacobian" not in design.cache:
+            design.cache["lu_jacobian"] = cls(design)
+        return design.cache["lu_jacobian"]
+
     def matrix(self, g: int, rho: np.ndarray) -> np.ndarray:
         """``I - sum_c rho_c W_c`` of distinct year ``g`` (its connected states)."""
         n = self.stacks[g].shape[1]
@@ -475,7 +482,7 @@ def _maximise(design: Design, parts: _Parts, corr: Correction
         if near:
             msg = (msg + "; " if msg else "") + "rho at the boundary of the admissible interval"
         return rho, res.logdet, bool(res.success) and not near, msg, bounds
-    jac = _LUJacobian(design)
+    jac = _LUJacobian.of(design)
 
     def evaluate(r: np.ndarray, order: int = 2) -> tuple[float, np.ndarray, np.ndarray]:
         """Minus the concentrated log-likelihood, its gradient and Hessian (``order``: as many as needed)."""
@@ -995,7 +1002,7 @@ def profile_log_likelihood(design: Design, rho_hat: np.ndarray, *, points: int =
         corr = correction(design, lee_yu)
         n, T = corr.n_loglik, corr.jacobian_periods
         rows = []
-        jac = _LUJacobian(design) if len(design.channels) > 1 else None
+        jac = _LUJacobian.of(design) if len(design.channels) > 1 else None
         logdet1 = _EigLogDet([s.lam for s in _spectra(design, design.channels[0])]) if jac is None else None
         for c, channel in enumerate(design.channels):
             lo, hi = rho_bounds([s.lam for s in _spectra(design, channel)])
