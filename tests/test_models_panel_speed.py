@@ -1,5 +1,6 @@
 """The shared per-year linear algebra of the panel ML engine (issue 16, speed): analytic Hessian of the
-multi-channel log-Jacobian, batched inverses, the symmetriser of row-standardised weights."""
+multi-channel log-Jacobian, batched inverses, the symmetriser of row-standardised weights, the reduction to the
+states with neighbours, the Newton fit and its fallback."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import scipy.sparse as sp
 from test_models_panel_helpers import simulate_panel
 
 from interdep.models.design import build_design
-from interdep.models.panel_ml import _LUJacobian, _symmetrizer, inverses, single_thread_blas
+from interdep.models.panel_ml import _LUJacobian, _symmetrizer, single_thread_blas, system_inverses
 
 
 @pytest.fixture(autouse=True)
@@ -30,12 +31,16 @@ def test_log_jacobian_hessian_equals_differences_of_its_gradient():
     assert ok and value == jac(rho)[0] and not grad.any()
 
 
-def test_inverses_equal_numpy_and_refuse_singular_matrices():
-    a = np.random.default_rng(3).normal(size=(4, 6, 6)) + 3 * np.eye(6)
-    np.testing.assert_allclose(inverses(a), np.linalg.inv(a), rtol=1e-12, atol=1e-14)
-    a[2, :, 0] = 0.0
+def test_system_inverses_equal_numpy_and_refuse_singular_matrices():
+    rng = np.random.default_rng(3)
+    stack = rng.normal(size=(2, 6, 6)) / 6
+    rho = rng.uniform(-0.5, 0.5, size=(4, 2))
+    a = np.eye(6) - np.einsum("dc,cij->dij", rho, stack)
+    np.testing.assert_allclose(system_inverses(stack, rho), np.linalg.inv(a), rtol=1e-12, atol=1e-14)
+    stack[:, :, 0] = 0.0
+    stack[:, 0, 0] = 1.0  # rho = (0.5, 0.5): the first column of I - sum rho W is 0
     with pytest.raises(np.linalg.LinAlgError):
-        inverses(a)
+        system_inverses(stack, np.array([[0.1, 0.2], [0.5, 0.5]]))
 
 
 def test_symmetrizer_over_several_components_and_islands():
