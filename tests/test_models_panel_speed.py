@@ -132,3 +132,29 @@ def test_newton_from_the_one_channel_maxima_equals_the_quasi_newton_fallback(mon
     assert len(calls) == 2 and direct.converged and fallback.converged
     np.testing.assert_allclose(fallback.params, direct.params, rtol=1e-10)
     np.testing.assert_allclose(fallback.std_errors, direct.std_errors, rtol=1e-10)
+
+
+def test_impact_functionals_through_year_to_year_updates_equal_dense_inverses():
+    """An unbalanced panel with one W (so a year differs from the previous one in the rows of the states
+    dropped and their neighbours): the functionals of the impacts, whose inverses pass from year to year by
+    Woodbury updates, equal those of dense inverses year by year."""
+    from interdep.models import impacts as imp
+    from interdep.models.panel_ml import distinct_years
+
+    panel, graphs = simulate_panel(n=40, t=6, rho=(0.3, 0.2), varying=False, drop=0.02, seed=5, k=4)
+    design = build_design({"id": "m", "weights": list(graphs), "outcome": "y", "regressors": ["x1", "x2"]},
+                          panel, graphs)
+    chain = imp._year_chain(design)
+    assert chain[0][-1] is None and sum(u is not None and len(u[0]) > 0 for *_, u in chain) >= 2
+    rho = np.array([[0.25, 0.15], [0.4, -0.1], [-0.3, 0.35]])
+    f = imp._exact_functionals(design, rho)
+    for i, r in enumerate(rho):
+        ref = np.zeros(f.pack().shape[1])
+        for mats, mult in distinct_years(design):
+            inv = np.linalg.inv(np.eye(mats[0].shape[0]) - r[0] * mats[0] - r[1] * mats[1])
+            rows = [m.sum(axis=1) for m in mats]
+            ref += mult * np.concatenate([
+                [np.trace(inv)], [np.trace(inv @ m) for m in mats], [inv.sum()], [inv.sum(axis=0) @ v for v in rows],
+                [np.trace(inv @ a @ b) for a in mats for b in mats],
+                [inv.sum(axis=0) @ a @ v for a in mats for v in rows]])
+        np.testing.assert_allclose(f.pack()[i], ref, rtol=1e-12)

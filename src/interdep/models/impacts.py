@@ -35,13 +35,12 @@ from scipy import stats
 from interdep.models.design import Design
 from interdep.models.panel_ml import (
     _spectra,
-    connected_states,
+    _year_groups,
     distinct_years,
     matrix_key,
     rho_bounds,
     single_thread_blas,
     system_inverses,
-    year_inverses,
 )
 from interdep.models.result import IMPACT_COLUMNS, Estimate
 
@@ -168,48 +167,69 @@ class _Functionals:
                    flat[:, i[3]:i[4]].reshape(D, C, C), flat[:, i[4]:].reshape(D, C, C), sum_r)
 
 
-def _year_terms(design: Design) -> list[tuple]:
-    """Per distinct year: multiplicity, the states with a neighbour (:func:`connected_states`) and how many have
-    none, and on the connected states the stacked ``W_c``, the flattened ``Y'`` (``Y`` = I, W_c, W_c W_d), the
-    row sums ``r_c`` and ``W_c r_d`` (cached on the design)."""
-    if "impact_year_terms" not in design.cache:
-        C = len(design.channels)
-        terms = []
-        for full, mult in distinct_years(design):
-            keep = connected_states(full)
-            mats = [m[np.ix_(keep, keep)] for m in full]
-            n = len(keep)
-            r = np.column_stack([m.sum(axis=1) for m in mats]).reshape(n, C)
-            ww = [mats[c] @ mats[d] for c in range(C) for d in range(C)]
-            wr = np.column_stack([mats[c] @ r[:, d] for c in range(C) for d in range(C)]).reshape(n, C * C)
-            ys = np.column_stack([np.eye(n).ravel()] + [m.T.ravel() for m in (*mats, *ww)])  # (n^2, 1 + C + C^2)
-            terms.append((mult, keep, full[0].shape[0] - n, np.stack(mats), ys, r, wr))
-        design.cache["impact_year_terms"] = terms
-    return design.cache["impact_year_terms"]
+def _year_chain(design: Design) -> list[tuple]:
+    """The distinct years in time order, embedded in the union of their states (``N``; a state absent in a year
+    has a zero row and column in its W), each with: multiplicity, how many states are absent, the stacked ``W_c``,
+    the flattened ``Y'`` (``Y`` = I, W_c, W_c W_d), the row sums ``r_c`` and ``W_c r_d``, and the rows in which
+    some ``W_c`` differs from the previous year's with those differences (``None`` for a year to invert afresh:
+    the first, or one where more than a third of the rows changed). Cached on the design."""
+    if "impact_year_chain" not in design.cache:
+        groups, index = _year_groups(design)
+        ccode = design.sample["ccode"].to_numpy()
+        ids = [ccode[design.blocks[int(np.flatnonzero(index == g)[0])]] for g in range(len(groups))]
+        union = np.unique(np.concatenate(ids))
+        N, C = len(union), len(design.channels)
+        chain, previous = [], None
+        for (mats, mult), states in zip(groups, ids, strict=True):
+            at = np.searchsorted(union, states)
+            stack = np.zeros((C, N, N))
+            for c, m in enumerate(mats):
+                stack[c][np.ix_(at, at)] = m
+            r = stack.sum(axis=2).T  # (N, C)
+            ww = [stack[c] @ stack[d] for c in range(C) for d in range(C)]
+            wr = np.column_stack([stack[c] @ r[:, d] for c in range(C) for d in range(C)])
+            ys = np.column_stack([np.eye(N).ravel()] + [m.T.ravel() for m in (*stack, *ww)])  # (N^2, 1 + C + C^2)
+            update = None
+            if previous is not None:
+                rows = np.flatnonzero((stack != previous).any(axis=(0, 2)))
+                if len(rows) <= N // 3:
+                    update = (rows, (stack - previous)[:, rows, :])
+            chain.append((mult, N - len(states), stack, ys, r, wr, update))
+            previous = stack
+        design.cache["impact_year_chain"] = chain
+    return design.cache["impact_year_chain"]
 
 
 def _exact_functionals(design: Design, rho: np.ndarray) -> _Functionals:
-    """The functionals at each row of ``rho`` (D, C) by dense per-year inverses (batched; at a single ``rho``
-    the inverses of :func:`interdep.models.panel_ml.year_inverses`, shared with the fit at the estimate).
+    """The functionals at each row of ``rho`` (D, C) by dense per-year inverses (batched over draws).
 
-    Every trace ``tr(A^-1 Y)`` is ``vec(A^-1) . vec(Y')``: all of them for a chunk of draws are one matrix
-    product of the flattened inverses with the flattened ``Y'`` (``Y`` = I, W_c, W_c W_d). Only the states with
-    a neighbour enter the inverses; each state without one adds 1 to ``tr(A^-1)`` and to ``1'A^-1 1``.
+    The years are taken in time order: a year whose W differs from the previous year's in ``k`` rows (``A_new =
+    A_old + E_k R``, ``R = -sum_c rho_c (W_c,new - W_c,old)`` on those rows) gets its inverse from the previous
+    one by the Woodbury identity, ``A_new^-1 = A_old^-1 - A_old^-1 E_k (I_k + R A_old^-1 E_k)^-1 R A_old^-1``
+    (``4 k N^2`` operations against ``2 N^3``; on the ipi panel 0-55 of 178 rows change from one year to the next);
+    the first year, and one where more than a third of the rows changed, is inverted afresh (LAPACK LU). Every
+    trace ``tr(A^-1 Y)`` is ``vec(A^-1) . vec(Y')``: all of them for a chunk of draws are one matrix product of
+    the flattened inverses with the flattened ``Y'`` (``Y`` = I, W_c, W_c W_d). A state absent in a year has an
+    identity row and column in ``A``: each adds 1 to ``tr(A^-1)`` and to ``1'A^-1 1``, removed again.
     """
     D, C = rho.shape
     out = np.zeros((D, 2 + 2 * C + 2 * C * C))
     sum_r = np.zeros(C)
-    shared = year_inverses(design, rho[0]) if D == 1 else None
-    for g, (mult, keep, isolated, stack, ys, r, wr) in enumerate(_year_terms(design)):
-        n = len(keep)
+    for mult, absent, _, _, r, _, _ in _year_chain(design):
         sum_r += mult * r.sum(axis=0)
-        out[:, [0, 1 + C]] += mult * isolated
-        if n == 0:
-            continue
-        for s in range(0, D, _CHUNK):
-            sl = slice(s, min(D, s + _CHUNK))
-            ainv = system_inverses(stack, rho[sl]) if shared is None else shared[g][np.ix_(keep, keep)][None]
-            row = ainv.sum(axis=1)  # 1'A^-1, (d, n)
+        out[:, [0, 1 + C]] -= mult * absent
+    for s in range(0, D, _CHUNK):
+        sl = slice(s, min(D, s + _CHUNK))
+        ainv = None
+        for mult, _, stack, ys, r, wr, update in _year_chain(design):
+            if ainv is None or update is None:
+                ainv = system_inverses(stack, rho[sl])
+            elif len(update[0]):
+                rows, diff = update
+                R = -np.tensordot(rho[sl], diff, axes=1)  # (d, k, N)
+                X = ainv[:, :, rows]  # A_old^-1 E_k, (d, N, k)
+                ainv = ainv - X @ np.linalg.solve(np.eye(len(rows)) + R @ X, R @ ainv)
+            row = ainv.sum(axis=1)  # 1'A^-1, (d, N)
             tr = ainv.reshape(len(ainv), -1) @ ys
             out[sl] += mult * np.hstack([tr[:, :1 + C], row.sum(axis=1)[:, None], row @ r, tr[:, 1 + C:], row @ wr])
     return _Functionals.unpack(out, C, sum_r)

@@ -287,8 +287,8 @@ def year_inverses(design: Design, rho: np.ndarray) -> list[np.ndarray]:
     """``(I - sum_c rho_c W_ct)^-1`` per distinct year (order of :func:`distinct_years`).
 
     The inverses at the last ``rho`` asked for, or at the last point where the multi-channel fit took
-    derivatives (its estimate), are cached on the design: the fit's Newton steps, its information matrix and the
-    impacts' point estimates share one inverse per distinct year at the estimate."""
+    derivatives (its estimate), are cached on the design: the fit's last Newton step and its information matrix
+    share one inverse per distinct year at the estimate."""
     rho = np.asarray(rho, dtype=float)
     cached = design.cache.get("year_inverses")
     if cached is None or not np.array_equal(cached[0], rho):
