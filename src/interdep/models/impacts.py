@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import scipy.linalg as sla
+import scipy.sparse as sp
 from scipy import stats
 
 from interdep.models.design import Design
@@ -186,7 +187,8 @@ def _year_chain(design: Design) -> list[tuple]:
             for c, m in enumerate(mats):
                 stack[c][np.ix_(at, at)] = m
             r = stack.sum(axis=2).T  # (N, C)
-            ww = [stack[c] @ stack[d] for c in range(C) for d in range(C)]
+            sparse = [sp.csr_array(m) for m in stack]
+            ww = [(sparse[c] @ sparse[d]).toarray() for c in range(C) for d in range(C)]
             wr = np.column_stack([stack[c] @ r[:, d] for c in range(C) for d in range(C)])
             ys = np.column_stack([np.eye(N).ravel()] + [m.T.ravel() for m in (*stack, *ww)])  # (N^2, 1 + C + C^2)
             update = None
