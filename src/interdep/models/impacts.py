@@ -170,8 +170,9 @@ class _Functionals:
 
 def _year_chain(design: Design) -> list[tuple]:
     """The distinct years in time order, embedded in the union of their states (``N``; a state absent in a year
-    has a zero row and column in its W), each with: multiplicity, how many states are absent, the stacked ``W_c``,
-    the flattened ``Y'`` (``Y`` = I, W_c, W_c W_d), the row sums ``r_c`` and ``W_c r_d``, and the rows in which
+    has a zero row and column in its W), each with: multiplicity, how many states are absent, the ``W_c``
+    (sparse), the flattened ``Y'`` (``Y`` = I, W_c, W_c W_d; sparse, so memory grows with the links, not with
+    ``N^2`` per year), the row sums ``r_c`` and ``W_c r_d``, and the rows in which
     some ``W_c`` differs from the previous year's with those differences (``None`` for a year to invert afresh:
     the first, or one where more than a third of the rows changed). Cached on the design."""
     if "impact_year_chain" not in design.cache:
@@ -188,15 +189,18 @@ def _year_chain(design: Design) -> list[tuple]:
                 stack[c][np.ix_(at, at)] = m
             r = stack.sum(axis=2).T  # (N, C)
             sparse = [sp.csr_array(m) for m in stack]
-            ww = [(sparse[c] @ sparse[d]).toarray() for c in range(C) for d in range(C)]
-            wr = np.column_stack([stack[c] @ r[:, d] for c in range(C) for d in range(C)])
-            ys = np.column_stack([np.eye(N).ravel()] + [m.T.ravel() for m in (*stack, *ww)])  # (N^2, 1 + C + C^2)
+            ww = [sparse[c] @ sparse[d] for c in range(C) for d in range(C)]
+            wr = np.column_stack([sparse[c] @ r[:, d] for c in range(C) for d in range(C)])
+            ys = [sp.coo_array(y) for y in (sp.eye_array(N), *sparse, *ww)]  # vec(Y') has Y_ij at j N + i
+            ys = sp.csr_array((np.concatenate([y.data for y in ys]),
+                               (np.concatenate([y.coords[1] * N + y.coords[0] for y in ys]),
+                                np.concatenate([np.full(y.nnz, q) for q, y in enumerate(ys)]))), shape=(N * N, len(ys)))
             update = None
             if previous is not None:
                 rows = np.flatnonzero((stack != previous).any(axis=(0, 2)))
                 if len(rows) <= N // 3:
                     update = (rows, (stack - previous)[:, rows, :])
-            chain.append((mult, N - len(states), stack, ys, r, wr, update))
+            chain.append((mult, N - len(states), sparse, ys, r, wr, update))
             previous = stack
         design.cache["impact_year_chain"] = chain
     return design.cache["impact_year_chain"]
@@ -225,14 +229,14 @@ def _exact_functionals(design: Design, rho: np.ndarray) -> _Functionals:
         ainv = None
         for mult, _, stack, ys, r, wr, update in _year_chain(design):
             if ainv is None or update is None:
-                ainv = system_inverses(stack, rho[sl])
+                ainv = system_inverses(np.stack([m.toarray() for m in stack]), rho[sl])
             elif len(update[0]):
                 rows, diff = update
                 R = -np.tensordot(rho[sl], diff, axes=1)  # (d, k, N)
                 X = ainv[:, :, rows]  # A_old^-1 E_k, (d, N, k)
                 ainv = ainv - X @ np.linalg.solve(np.eye(len(rows)) + R @ X, R @ ainv)
             row = ainv.sum(axis=1)  # 1'A^-1, (d, N)
-            tr = ainv.reshape(len(ainv), -1) @ ys
+            tr = (ys.T @ ainv.reshape(len(ainv), -1).T).T  # ys sparse: only the pattern of the Y's is read
             out[sl] += mult * np.hstack([tr[:, :1 + C], row.sum(axis=1)[:, None], row @ r, tr[:, 1 + C:], row @ wr])
     return _Functionals.unpack(out, C, sum_r)
 
