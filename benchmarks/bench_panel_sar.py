@@ -138,6 +138,8 @@ def real_panel(results: str, repeat: int) -> None:
     for label, cpu, wall in rows:
         print(f"{label:{width}}  {cpu:6.3f}  {wall:6.3f}")
     print(f"ratio spreg / ours (lee_yu: false), CPU: {cpu_s / rows[0][1]:.0f}x; wall: {wall_s / rows[0][2]:.0f}x")
+    print(f"two channels: rho = {est2.params[-2:].round(10).tolist()}; impacts by "
+          f"{spatial_impacts(est2, design2, draws=1000, seed=1).attrs['method']}")
     print(f"max |diff| spreg vs ours (relative): estimates {np.max(np.abs(ours - theirs) / np.abs(theirs)):.1e}, "
           f"s.e. {np.max(np.abs(direct.std_errors[np.r_[:k, -1]] / se_theirs - 1)):.1e}, "
           f"logL {abs(direct.log_likelihood - float(ref.logll)):.1e}")

@@ -179,20 +179,43 @@ def _one_blas_thread():
         yield
 
 
-@pytest.mark.parametrize("channels", [1, 2])
-def test_chebyshev_interpolation_of_functionals_matches_exact(channels):
+@pytest.mark.parametrize(("channels", "t", "varying", "basis"),
+                         [(1, 3, True, "total"), (2, 3, True, "tensor"), (2, 30, False, "total")])
+def test_chebyshev_interpolation_of_functionals_matches_exact(channels, t, varying, basis):
+    """Against the exact dense functionals at every draw: one channel; two channels with a wide cloud of draws
+    (coefficients falling with the larger degree: tensor basis) and a narrow one (falling with the total degree:
+    Padua points, as on the real ipi panel)."""
     rho = (0.4, 0.2)[:channels]
-    panel, graphs = simulate_panel(n=120, t=3, rho=rho, theta=(0.3, -0.2, 0.1, 0.1)[: 2 * channels], seed=4)
+    panel, graphs = simulate_panel(n=120 if t == 3 else 100, t=t, rho=rho,
+                                   theta=(0.3, -0.2, 0.1, 0.1)[: 2 * channels], seed=4, varying=varying)
     spec = {"id": "m", "weights": list(graphs), "outcome": "y", "regressors": ["x1", "x2"]}
     design = build_design(spec, panel, graphs, spatial_x=True)
     est = fit_sar_ml(design)
     lay = imp._layout(est, design)
-    draws, _ = imp._draws(est, lay, 300, 5, [(-0.99, 0.99)] * channels, design)
+    draws, _ = imp._draws(est, lay, 500, 5, [(-0.99, 0.99)] * channels, design)
     centre = est.params[lay.rho]
     f, method = imp._interpolated_functionals(design, draws[:, lay.rho], centre)
-    assert method.startswith("Chebyshev")
+    assert method.startswith(f"Chebyshev interpolation in rho ({basis} degree")
     exact = imp._exact_functionals(design, draws[:, lay.rho])
     np.testing.assert_allclose(f.pack(), exact.pack(), rtol=1e-9)
     beta, theta, rho_d = imp._split(draws, lay)
     np.testing.assert_allclose(imp._combine(f, beta, theta, rho_d, design.n_obs),
                                imp._dense(design, beta, theta, rho_d), rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("C", [1, 2])
+def test_augmented_nodes_keep_the_old_ones_and_interpolate_each_basis_exactly(C):
+    """Every rung of the ladder reuses the nodes evaluated before and interpolates its basis exactly (a random
+    polynomial in it is reproduced to rounding); the Padua points are (N + 1)(N + 2)/2 for total degree N."""
+    rng = np.random.default_rng(1)
+    nodes = np.zeros((0, C))
+    for degree, tensor in (imp._DEGREES_1 if C == 1 else imp._DEGREES_2):
+        new, exps = imp._augment(nodes, degree, C, tensor)
+        nodes = np.vstack([nodes, new])
+        assert len(nodes) == len(exps) == ((degree + 1) ** C if tensor or C == 1 else (degree + 1) * (degree + 2) // 2)
+        V = imp._basis(nodes, exps)
+        assert np.linalg.cond(V) < 100
+        coef = rng.normal(size=len(exps))
+        points = rng.uniform(-1, 1, size=(50, C))
+        fitted = np.linalg.solve(V, V @ coef)
+        np.testing.assert_allclose(imp._basis(points, exps) @ fitted, imp._basis(points, exps) @ coef, atol=1e-11)
