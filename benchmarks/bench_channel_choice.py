@@ -23,7 +23,7 @@ import pandas as pd
 
 from interdep.io import read_table
 from interdep.models.bayes.conv import ConvexSAR
-from interdep.models.bayes.core import diagnostics
+from interdep.models.bayes.core import convergence, diagnostics
 from interdep.models.bayes.marginal import log_marginal
 from interdep.models.design import build_design
 from interdep.montecarlo import Channel, design_graphs, simulate
@@ -155,7 +155,9 @@ def mc_choice(reps: int, seed: int = 20260101) -> None:
 def mc_gamma(reps: int, draws: int = 2000, burn_in: int = 500, seed: int = 20260101, budget: float = 0.0,
              both: bool = False) -> None:
     """``sar_conv`` with the effects-adjusted log-Jacobian (the default; ``both``: also without it, on the same
-    data sets); stops after ``reps`` replications or once ``budget`` CPU seconds are spent (0: no budget)."""
+    data sets); stops after ``reps`` replications or once ``budget`` CPU seconds are spent (0: no budget).
+    Per replication and term: error, coverage, posterior sd, R-hat and ESS; per replication: whether the
+    package's convergence rule (every R-hat <= 1.01, every ESS >= 400) holds over all terms."""
     mc = MCDesign(id="gamma", n=190, t=10, effects="twoway",
                   channels=(Channel("a", 0.18, varying=True), Channel("b", 0.12, varying=True)))
     graphs = design_graphs(mc, seed)
@@ -169,27 +171,33 @@ def mc_gamma(reps: int, draws: int = 2000, burn_in: int = 500, seed: int = 20260
         for adjust in (True, False) if both else (True,):
             chains = ConvexSAR(design, burn_in, adjust=adjust).run(draws=draws, burn_in=burn_in, chains=2, thin=1,
                                                                    seed=r, impact_draws=0)
-            d = diagnostics(chains).set_index("term")
+            diag = diagnostics(chains)
+            ok, _ = convergence(diag)
+            d = diag.set_index("term")
             for term, truth in (("gamma_a", 0.6), ("rho", 0.3)):
                 lo, hi = d.loc[term, "conf_low"], d.loc[term, "conf_high"]
                 rows.append((r, "adjusted" if adjust else "unadjusted", term, d.loc[term, "mean"] - truth,
-                             lo <= truth <= hi, d.loc[term, "rhat"],
-                             min(d.loc[term, "ess_bulk"], d.loc[term, "ess_tail"])))
-                print("ROW", *rows[-1], flush=True)
+                             lo <= truth <= hi, d.loc[term, "sd"], d.loc[term, "rhat"],
+                             min(d.loc[term, "ess_bulk"], d.loc[term, "ess_tail"]), ok))
+                print("ROW", *rows[-1], f"{time.process_time() - t0:.1f}", flush=True)
         done += 1
         if budget and time.process_time() - t0 > budget:
             break
     sec = time.process_time() - t0
-    out = pd.DataFrame(rows, columns=["rep", "jacobian", "term", "error", "covered", "rhat", "ess"])
+    out = pd.DataFrame(rows, columns=["rep", "jacobian", "term", "error", "covered", "post_sd", "rhat", "ess",
+                                      "converged"])
     summary = out.groupby(["jacobian", "term"]).agg(
         bias=("error", "mean"), sd=("error", "std"), rmse=("error", lambda e: float(np.sqrt(np.mean(e**2)))),
-        coverage=("covered", "mean"), rhat_max=("rhat", "max"), ess_min=("ess", "min"),
-        ess_below_400=("ess", lambda e: int((e < 400).sum())))
+        post_sd=("post_sd", "mean"), coverage=("covered", "mean"), rhat_max=("rhat", "max"),
+        ess_min=("ess", "min"), ess_median=("ess", "median"),
+        ess_below_400=("ess", lambda e: int((e < 400).sum())),
+        not_converged=("converged", lambda c: int((~c.astype(bool)).sum())))
     summary["bias_mcse"] = summary["sd"] / np.sqrt(done)
     summary["coverage_mcse"] = np.sqrt(summary["coverage"] * (1 - summary["coverage"]) / done)
-    print(summary.to_string())
-    print(f"mc-gamma: {done} replications, 2 x ({burn_in} + {draws}) sweeps each, adjusted and unadjusted, "
-          f"{sec:.0f} CPU s")
+    with pd.option_context("display.width", 200):
+        print(summary.to_string())
+    print(f"mc-gamma: {done} replications, 2 x ({burn_in} + {draws}) sweeps each, "
+          f"{'adjusted and unadjusted' if both else 'adjusted'}, {sec:.0f} CPU s")
 
 
 def main() -> None:

@@ -59,6 +59,7 @@ __all__ = ["ConvexLogJacobian", "ConvexSAR", "conv_impacts", "fit_sar_conv", "se
 
 _ADAPT_EVERY = 100
 _TARGET_SCALE = 2.38
+_T_DF = 5.0  # degrees of freedom of the independence proposal (heavier tails than the posterior)
 
 
 @dataclass
@@ -268,6 +269,7 @@ class ConvexSAR:
         d = self.C  # rho and C - 1 log-ratios
         self._cov = np.diag([0.02**2] + [0.2**2] * (d - 1))
         self._history: list[np.ndarray] = []
+        self._independence: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.exact_evaluations = 0
 
     # ------------------------------------------------------------------------------------------ target
@@ -336,38 +338,72 @@ class ConvexSAR:
         beta, sigma2 = self._linear(rho, gamma, rng)
         self._cov = np.diag([0.02**2] + [0.2**2] * (self.C - 1))
         self._history = []
+        self._independence = None
         return _State(rho, gamma, self.log_target(rho, gamma), beta, sigma2,
                       self.log_target(rho, gamma, surrogate=True))
 
     def step(self, s: _State, rng: np.random.Generator) -> _State:
-        """Delayed acceptance (Christen & Fox 2005): the proposal is screened with the series log-determinants;
-        only a proposal that passes is evaluated exactly, and accepted with the ratio that corrects the
-        screen's error (the chain's stationary distribution is the exact posterior)."""
-        z = self._to_z(s.rho, s.gamma)
-        z_new = z + np.linalg.cholesky(self._cov) @ rng.standard_normal(self.C)
-        rho_new, gamma_new = self._from_z(z_new)
-        sur_new = self.log_target(rho_new, gamma_new, surrogate=True)
-        # Jacobian of gamma -> log-ratios: prod_k gamma_k (uniform prior on the simplex)
-        log_jac = np.sum(np.log(gamma_new)) - np.sum(np.log(s.gamma))
-        if np.log(rng.uniform()) < sur_new - s.surrogate + log_jac:
-            lt_new = self.log_target(rho_new, gamma_new)
-            if np.log(rng.uniform()) < (lt_new - sur_new) - (s.log_target - s.surrogate):
-                s.rho, s.gamma, s.log_target, s.surrogate = rho_new, gamma_new, lt_new, sur_new
-                s.accepted += 1
+        """One sweep: a delayed-acceptance Metropolis-Hastings step for ``(rho, gamma)``, then ``beta`` and
+        ``sigma2`` by Gibbs. During burn-in the step is a random walk whose covariance adapts; after it the
+        sweeps alternate between that (now fixed) random walk and an independence proposal, a multivariate t
+        (5 df) fitted to the second half of the burn-in draws (location and covariance), which moves ``gamma``
+        across its posterior in one step where the random walk needs many. Both are fixed Metropolis-Hastings
+        kernels after burn-in that leave the exact posterior invariant, and so is their alternation."""
+        if s.step >= self.burn_in and self._independence is not None and (s.step - self.burn_in) % 2:
+            self._independence_step(s, rng)
+        else:
+            self._random_walk_step(s, rng)
         s.step += 1
         if s.step <= self.burn_in:
             self._adapt(s)
         s.beta, s.sigma2 = self._linear(s.rho, s.gamma, rng)
         return s
 
+    def _delayed_acceptance(self, s: _State, z_new: np.ndarray, log_q_ratio: float,
+                            rng: np.random.Generator) -> None:
+        """Delayed acceptance (Christen & Fox 2005): the proposal is screened with the series log-determinants
+        (``log_q_ratio``: log q(z | z_new) - log q(z_new | z), 0 for a random walk); only a proposal that passes
+        is evaluated exactly, and accepted with the ratio that corrects the screen's error (the chain's
+        stationary distribution is the exact posterior)."""
+        rho_new, gamma_new = self._from_z(z_new)
+        sur_new = self.log_target(rho_new, gamma_new, surrogate=True)
+        # Jacobian of gamma -> log-ratios: prod_k gamma_k (uniform prior on the simplex)
+        log_jac = np.sum(np.log(gamma_new)) - np.sum(np.log(s.gamma))
+        if np.log(rng.uniform()) < sur_new - s.surrogate + log_jac + log_q_ratio:
+            lt_new = self.log_target(rho_new, gamma_new)
+            if np.log(rng.uniform()) < (lt_new - sur_new) - (s.log_target - s.surrogate):
+                s.rho, s.gamma, s.log_target, s.surrogate = rho_new, gamma_new, lt_new, sur_new
+                s.accepted += 1
+
+    def _random_walk_step(self, s: _State, rng: np.random.Generator) -> None:
+        z = self._to_z(s.rho, s.gamma)
+        self._delayed_acceptance(s, z + np.linalg.cholesky(self._cov) @ rng.standard_normal(self.C), 0.0, rng)
+
+    def _independence_step(self, s: _State, rng: np.random.Generator) -> None:
+        assert self._independence is not None
+        mean, chol, prec = self._independence
+        z_new = mean + chol @ rng.standard_normal(self.C) * np.sqrt(_T_DF / rng.chisquare(_T_DF))
+
+        def log_q(z: np.ndarray) -> float:  # the multivariate t's log density, up to a constant
+            dz = z - mean
+            return -0.5 * (_T_DF + self.C) * np.log1p(float(dz @ prec @ dz) / _T_DF)
+
+        self._delayed_acceptance(s, z_new, log_q(self._to_z(s.rho, s.gamma)) - log_q(z_new), rng)
+
     def _adapt(self, s: _State) -> None:
-        """Burn-in only: the proposal covariance from the chain's draws so far, scaled by acceptance."""
+        """Burn-in only: every 100 sweeps the random walk's covariance from the second half of the chain's draws
+        so far (Haario et al.'s scale ``2.38^2 / d``); at the last burn-in sweep (with at least 100 draws) the
+        independence proposal's location and scale from the same draws."""
         self._history.append(self._to_z(s.rho, s.gamma))
-        if s.step % _ADAPT_EVERY or len(self._history) < 2 * _ADAPT_EVERY:
+        last = s.step == self.burn_in and len(self._history) >= _ADAPT_EVERY
+        if not last and (s.step % _ADAPT_EVERY or len(self._history) < 2 * _ADAPT_EVERY):
             return
         h = np.array(self._history[len(self._history) // 2:])
         cov = np.atleast_2d(np.cov(h, rowvar=False)) + 1e-8 * np.eye(self.C)
-        self._cov = _TARGET_SCALE**2 / self.C * cov
+        if not s.step % _ADAPT_EVERY and len(self._history) >= 2 * _ADAPT_EVERY:
+            self._cov = _TARGET_SCALE**2 / self.C * cov
+        if last:
+            self._independence = (h.mean(axis=0), np.linalg.cholesky(cov), np.linalg.inv(cov))
 
     def record(self, s: _State) -> np.ndarray:
         return np.concatenate([s.beta, [s.rho], s.gamma, [s.sigma2]])
