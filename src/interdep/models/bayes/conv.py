@@ -59,7 +59,8 @@ __all__ = ["ConvexLogJacobian", "ConvexSAR", "conv_impacts", "fit_sar_conv", "se
 
 _ADAPT_EVERY = 100
 _TARGET_SCALE = 2.38
-_T_DF = 5.0  # degrees of freedom of the independence proposal (heavier tails than the posterior)
+_T_DF = 5.0  # the independence proposal: a multivariate t with 5 df ...
+_T_INFLATE = 1.5  # ... and 1.5 times the burn-in draws' sd (both: tails heavier than the posterior's)
 
 
 @dataclass
@@ -346,9 +347,11 @@ class ConvexSAR:
         """One sweep: a delayed-acceptance Metropolis-Hastings step for ``(rho, gamma)``, then ``beta`` and
         ``sigma2`` by Gibbs. During burn-in the step is a random walk whose covariance adapts; after it the
         sweeps alternate between that (now fixed) random walk and an independence proposal, a multivariate t
-        (5 df) fitted to the second half of the burn-in draws (location and covariance), which moves ``gamma``
-        across its posterior in one step where the random walk needs many. Both are fixed Metropolis-Hastings
-        kernels after burn-in that leave the exact posterior invariant, and so is their alternation."""
+        (5 df) centred on the mean of the second half of the burn-in draws with 1.5 times their sd (heavy tails,
+        so a short or skewed burn-in does not leave the chain stuck where the posterior exceeds the proposal),
+        which moves ``gamma`` across its posterior in one step where the random walk needs many. Both are fixed
+        Metropolis-Hastings kernels after burn-in that leave the exact posterior invariant, and so is their
+        alternation."""
         if s.step >= self.burn_in and self._independence is not None and (s.step - self.burn_in) % 2:
             self._independence_step(s, rng)
         else:
@@ -403,7 +406,8 @@ class ConvexSAR:
         if not s.step % _ADAPT_EVERY and len(self._history) >= 2 * _ADAPT_EVERY:
             self._cov = _TARGET_SCALE**2 / self.C * cov
         if last:
-            self._independence = (h.mean(axis=0), np.linalg.cholesky(cov), np.linalg.inv(cov))
+            scale = _T_INFLATE**2 * cov
+            self._independence = (h.mean(axis=0), np.linalg.cholesky(scale), np.linalg.inv(scale))
 
     def record(self, s: _State) -> np.ndarray:
         return np.concatenate([s.beta, [s.rho], s.gamma, [s.sigma2]])
