@@ -9,6 +9,9 @@ Run (one at a time; CPU seconds are reported, wall time depends on the machine's
     .venv/bin/python benchmarks/bench_channel_choice.py spmixw-conv  # sar_conv vs spmixw sar_conv_panel, balanced
     .venv/bin/python benchmarks/bench_channel_choice.py mc-choice --reps 200
     .venv/bin/python benchmarks/bench_channel_choice.py mc-gamma --reps 200 --budget 1500 [--draws 2000 --burn-in 500]
+    .venv/bin/python benchmarks/bench_channel_choice.py mc-gamma-log --log LOG   # summary of a stopped mc-gamma
+    .venv/bin/python benchmarks/bench_channel_choice.py mc-gamma-ml --reps 200   # two-rho ML on the same data
+    .venv/bin/python benchmarks/bench_channel_choice.py conv-grid --rep 0 --draws 1500  # exact grid vs MCMC
 
 ``speed``, ``adjustment`` and ``conv`` need ``results/ipi`` (panel.csv and weights/*.csv from
 ``snakemake --configfile config/ipi.yaml --config raw_dir=PATH``).
@@ -25,9 +28,10 @@ import pandas as pd
 
 from interdep.io import read_table
 from interdep.models.bayes.conv import ConvexSAR
-from interdep.models.bayes.core import diagnostics
+from interdep.models.bayes.core import convergence, diagnostics
 from interdep.models.bayes.marginal import log_marginal
 from interdep.models.design import build_design
+from interdep.models.panel_ml import fit_sar_ml
 from interdep.montecarlo import Channel, design_graphs, simulate
 from interdep.montecarlo import Design as MCDesign
 from interdep.panel.build import states_by_year
@@ -172,7 +176,9 @@ def mc_choice(reps: int, seed: int = 20260101) -> None:
 def mc_gamma(reps: int, draws: int = 2000, burn_in: int = 500, seed: int = 20260101, budget: float = 0.0,
              both: bool = False) -> None:
     """``sar_conv`` with the effects-adjusted log-Jacobian (the default; ``both``: also without it, on the same
-    data sets); stops after ``reps`` replications or once ``budget`` CPU seconds are spent (0: no budget)."""
+    data sets); stops after ``reps`` replications or once ``budget`` CPU seconds are spent (0: no budget).
+    Per replication and term: error, coverage, posterior sd, R-hat and ESS; per replication: whether the
+    package's convergence rule (every R-hat <= 1.01, every ESS >= 400) holds over all terms."""
     mc = MCDesign(id="gamma", n=190, t=10, effects="twoway",
                   channels=(Channel("a", 0.18, varying=True), Channel("b", 0.12, varying=True)))
     graphs = design_graphs(mc, seed)
@@ -186,34 +192,129 @@ def mc_gamma(reps: int, draws: int = 2000, burn_in: int = 500, seed: int = 20260
         for adjust in (True, False) if both else (True,):
             chains = ConvexSAR(design, burn_in, adjust=adjust).run(draws=draws, burn_in=burn_in, chains=2, thin=1,
                                                                    seed=r, impact_draws=0)
-            d = diagnostics(chains).set_index("term")
+            diag = diagnostics(chains)
+            ok, _ = convergence(diag)
+            d = diag.set_index("term")
             for term, truth in (("gamma_a", 0.6), ("rho", 0.3)):
                 lo, hi = d.loc[term, "conf_low"], d.loc[term, "conf_high"]
                 rows.append((r, "adjusted" if adjust else "unadjusted", term, d.loc[term, "mean"] - truth,
-                             lo <= truth <= hi, d.loc[term, "rhat"],
-                             min(d.loc[term, "ess_bulk"], d.loc[term, "ess_tail"])))
+                             lo <= truth <= hi, d.loc[term, "sd"], d.loc[term, "rhat"],
+                             min(d.loc[term, "ess_bulk"], d.loc[term, "ess_tail"]), ok,
+                             round(time.process_time() - t0, 1)))  # the last: CPU s so far
                 print("ROW", *rows[-1], flush=True)
         done += 1
         if budget and time.process_time() - t0 > budget:
             break
     sec = time.process_time() - t0
-    out = pd.DataFrame(rows, columns=["rep", "jacobian", "term", "error", "covered", "rhat", "ess"])
+    _gamma_summary(pd.DataFrame(rows, columns=_GAMMA_COLUMNS))
+    print(f"mc-gamma: {done} replications, 2 x ({burn_in} + {draws}) sweeps each, "
+          f"{'adjusted and unadjusted' if both else 'adjusted'}, {sec:.0f} CPU s")
+
+
+def _gamma_world(seed: int = 20260101):
+    """The mc-gamma design (N = 190, T = 10, W's different every year, two-way effects, rho_a = 0.18,
+    rho_b = 0.12, i.e. rho = 0.3, gamma = 0.6 / 0.4) and its weights."""
+    mc = MCDesign(id="gamma", n=190, t=10, effects="twoway",
+                  channels=(Channel("a", 0.18, varying=True), Channel("b", 0.12, varying=True)))
+    return mc, design_graphs(mc, seed)
+
+
+def _gamma_design(mc, graphs, r: int, seed: int = 20260101):
+    return build_design({"id": "g", "weights": ["a", "b"], "outcome": "y", "regressors": ["x1", "x2"],
+                         "effects": "twoway"}, simulate(mc, graphs, seed, r), graphs)
+
+
+def mc_gamma_ml(reps: int) -> None:
+    """The two-rho ML (``sar_ml`` on weights [a, b], Lee-Yu default) on the mc-gamma data sets: rho_a + rho_b
+    and gamma_a = rho_a / (rho_a + rho_b), with delta-method standard errors; bias, sampling sd, mean s.e. and
+    95% Wald coverage over the first 38, 86 and ``reps`` replications."""
+    mc, graphs = _gamma_world()
+    t0 = time.process_time()
+    rows = []
+    for r in range(reps):
+        est = fit_sar_ml(_gamma_design(mc, graphs, r))
+        i = [est.terms.index("rho_a"), est.terms.index("rho_b")]
+        (ra, rb), cov = est.params[i], est.cov[np.ix_(i, i)]
+        grad = np.array([rb, -ra]) / (ra + rb) ** 2  # of ra / (ra + rb)
+        rows.append((ra + rb, float(np.sqrt(cov.sum())), ra / (ra + rb), float(np.sqrt(grad @ cov @ grad))))
+    a = np.array(rows)
+    for n in sorted({min(38, reps), min(86, reps), reps}):
+        for name, col, truth in (("rho_a + rho_b", 0, 0.3), ("gamma_a", 2, 0.6)):
+            est, se = a[:n, col], a[:n, col + 1]
+            sd = est.std(ddof=1)
+            print(f"ML reps 0-{n - 1} {name}: bias {est.mean() - truth:+.4f} (MC s.e. {sd / np.sqrt(n):.4f}), "
+                  f"sd {sd:.4f}, mean s.e. {se.mean():.4f}, 95% coverage "
+                  f"{np.mean(np.abs(est - truth) <= 1.959964 * se):.3f}")
+    print(f"mc-gamma-ml: {reps} replications, {time.process_time() - t0:.0f} CPU s")
+
+
+def conv_grid(r: int, draws: int = 1500, burn_in: int = 500) -> None:
+    """Replication ``r`` of mc-gamma: the exact posterior of (rho, gamma_a) on a 91 x 86 grid (the sampler's
+    exact log target; uniform priors) against the MCMC draws; and the same grid under a flat prior on
+    (rho_a, rho_b) instead (density |rho| in (rho, gamma)), the size of the prior effect."""
+    mc, graphs = _gamma_world()
+    model = ConvexSAR(_gamma_design(mc, graphs, r), burn_in)
+    rg, gg = np.linspace(0.12, 0.48, 91), np.linspace(0.15, 0.995, 86)
+    sec_grid, lp = _cpu(lambda: np.array([[model.log_target(x, np.array([g, 1 - g])) for g in gg] for x in rg]))
+    rho, gam = np.meshgrid(rg, gg, indexing="ij")
+
+    def moments(w, x):
+        w = w / w.sum()
+        m = float((w * x).sum())
+        return m, float(np.sqrt((w * (x - m) ** 2).sum()))
+
+    p = np.exp(lp - lp.max())
+    for prior, w in (("uniform on (rho, gamma)", p), ("flat on (rho_a, rho_b)", p * np.abs(rho))):
+        (rm, rs), (gm, gs) = moments(w, rho), moments(w, gam)
+        print(f"rep {r} grid, prior {prior}: rho {rm:.4f} (sd {rs:.4f}), gamma_a {gm:.4f} (sd {gs:.4f})")
+    print(f"  grid mass on its edges: rho {p[[0, -1], :].sum() / p.sum():.1e}, "
+          f"gamma {p[:, [0, -1]].sum() / p.sum():.1e}; {sec_grid:.1f} CPU s")
+    sec, chains = _cpu(lambda: model.run(draws=draws, burn_in=burn_in, chains=2, thin=1, seed=r, impact_draws=0))
+    d = diagnostics(chains).set_index("term").loc[["rho", "gamma_a"], ["mean", "sd", "mcse", "rhat", "ess_bulk",
+                                                                       "ess_tail"]]
+    print(d.to_string())
+    print(f"  MCMC 2 x ({burn_in} + {draws}): {sec:.1f} CPU s")
+
+
+_GAMMA_COLUMNS = ["rep", "jacobian", "term", "error", "covered", "post_sd", "rhat", "ess", "converged", "cpu"]
+
+
+def _gamma_summary(out: pd.DataFrame) -> None:
+    done = out["rep"].nunique()
     summary = out.groupby(["jacobian", "term"]).agg(
         bias=("error", "mean"), sd=("error", "std"), rmse=("error", lambda e: float(np.sqrt(np.mean(e**2)))),
-        coverage=("covered", "mean"), rhat_max=("rhat", "max"), ess_min=("ess", "min"),
-        ess_below_400=("ess", lambda e: int((e < 400).sum())))
+        post_sd=("post_sd", "mean"), coverage=("covered", "mean"), rhat_max=("rhat", "max"),
+        ess_min=("ess", "min"), ess_median=("ess", "median"),
+        ess_below_400=("ess", lambda e: int((e < 400).sum())),
+        not_converged=("converged", lambda c: int((~c.astype(bool)).sum())))
     summary["bias_mcse"] = summary["sd"] / np.sqrt(done)
     summary["coverage_mcse"] = np.sqrt(summary["coverage"] * (1 - summary["coverage"]) / done)
-    print(summary.to_string())
-    print(f"mc-gamma: {done} replications, 2 x ({burn_in} + {draws}) sweeps each, adjusted and unadjusted, "
-          f"{sec:.0f} CPU s")
+    with pd.option_context("display.width", 250):
+        print(summary.to_string())
+
+
+def mc_gamma_log(path: str) -> None:
+    """The summary of a (possibly stopped) ``mc-gamma`` run from its ``ROW`` lines (complete replications)."""
+    rows = []
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("ROW "):
+            f = line.split()[1:]
+            rows.append((int(f[0]), f[1], f[2], float(f[3]), f[4] == "True", float(f[5]), float(f[6]), float(f[7]),
+                         f[8] == "True", float(f[9])))
+    out = pd.DataFrame(rows, columns=_GAMMA_COLUMNS)
+    complete = out.groupby(["rep", "jacobian"])["term"].transform("size") == 2
+    out = out[complete]
+    _gamma_summary(out)
+    print(f"mc-gamma (from {path}): {out['rep'].nunique()} complete replications, {out['cpu'].max():.0f} CPU s")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=["speed", "adjustment", "conv", "conv-unadjusted", "spmixw-conv",
-                                         "mc-choice", "mc-gamma"])
+                                         "mc-choice", "mc-gamma", "mc-gamma-log", "mc-gamma-ml", "conv-grid"])
+    parser.add_argument("--log", help="mc-gamma-log: the output of a (possibly stopped) mc-gamma run")
     parser.add_argument("--reps", type=int, default=20)
+    parser.add_argument("--rep", type=int, default=0, help="conv-grid: the mc-gamma replication")
     parser.add_argument("--draws", type=int, default=2000, help="mc-gamma: draws per chain")
     parser.add_argument("--burn-in", type=int, default=500, help="mc-gamma: burn-in sweeps per chain")
     parser.add_argument("--budget", type=float, default=0.0, help="mc-gamma: stop after this many CPU seconds")
@@ -226,7 +327,9 @@ def main() -> None:
          "spmixw-conv": spmixw_conv,
          "mc-choice": lambda: mc_choice(args.reps),
          "mc-gamma": lambda: mc_gamma(args.reps, args.draws, args.burn_in, budget=args.budget,
-                                                        both=args.both)}[args.what]()
+                                                        both=args.both),
+         "mc-gamma-log": lambda: mc_gamma_log(args.log), "mc-gamma-ml": lambda: mc_gamma_ml(args.reps),
+         "conv-grid": lambda: conv_grid(args.rep, args.draws, args.burn_in)}[args.what]()
 
 
 if __name__ == "__main__":

@@ -45,11 +45,44 @@ def test_posterior_means_match_the_exact_posterior_on_a_grid(world):
     post = np.exp(log_post - log_post.max())
     post /= post.sum()
     gamma_exact = post @ grid
-    rho_exact = post @ np.array([f.rho_mean for f in fits])
+    means, sds = np.array([f.rho_mean for f in fits]), np.array([f.rho_sd for f in fits])
+    rho_exact = post @ means
+    sd_exact = {"gamma_a": float(np.sqrt(post @ (grid - gamma_exact) ** 2)),
+                "rho": float(np.sqrt(post @ (sds**2 + means**2) - rho_exact**2))}
     for term, exact in (("gamma_a", gamma_exact), ("rho", rho_exact)):
         mean, mcse = diag.loc[term, "mean"], diag.loc[term, "mcse"]
         assert abs(mean - exact) < 3.5 * mcse + 2e-3, (term, mean, exact, mcse)
+        # the spread too (a wrong proposal-density ratio in the independence step narrows it): MC s.e. of an
+        # sd ~ sd / sqrt(2 ESS)
+        sd, ess = diag.loc[term, "sd"], min(diag.loc[term, "ess_bulk"], diag.loc[term, "ess_tail"])
+        assert abs(sd - sd_exact[term]) < 3.5 * sd_exact[term] / np.sqrt(2 * ess) + 2e-3, (term, sd, sd_exact)
     assert diag.loc["gamma_a", "mean"] + diag.loc["gamma_b", "mean"] == pytest.approx(1)
+
+
+def test_independence_proposal_mixes_gamma_better_than_the_random_walk_alone(world):
+    """After burn-in the sweeps alternate the random walk with a t independence proposal fitted to the burn-in:
+    on the same seeds the effective sample size of gamma is at least 1.5x that of the random walk alone
+    (measured: about 2x); with a burn-in shorter than 100 sweeps there is no independence proposal."""
+    panel, graphs = world
+    design = build_design(SPEC, panel, graphs)
+
+    class RandomWalkOnly(ConvexSAR):
+        def _independence_step(self, s, rng):
+            self._random_walk_step(s, rng)
+
+    def gamma_ess(cls, seed):
+        model = cls(design, 300)
+        chains = model.run(draws=1000, burn_in=300, chains=2, thin=1, seed=seed, impact_draws=0)
+        assert model._independence is not None
+        d = diagnostics(chains).set_index("term")
+        return min(d.loc["gamma_a", "ess_bulk"], d.loc["gamma_a", "ess_tail"])
+
+    both = sum(gamma_ess(ConvexSAR, seed) for seed in range(7, 11))
+    walk = sum(gamma_ess(RandomWalkOnly, seed) for seed in range(7, 11))
+    assert both > 1.5 * walk, (both, walk)
+    short = ConvexSAR(design, 50)
+    short.run(draws=100, burn_in=50, chains=1, thin=1, seed=1, impact_draws=0)
+    assert short._independence is None
 
 
 def test_fit_model_outputs_and_seeded_draws_are_identical(world):
