@@ -160,11 +160,16 @@ def test_trace_functionals_equal_dense_inverses():
     assert np.allclose(got, want / design.n_obs, rtol=1e-9, atol=1e-12)
 
 
-def test_inclusion_probabilities_and_seeded_repeat():
-    """With the subset a+b: PIP_a + PIP_b = 1 + p(a+b | y) per model type; a rerun with the seed is identical."""
+@pytest.fixture(scope="module")
+def averaged():
     panel, graphs = _panel(0.3, 0.2, seed=5, n=30, t=4)
     choice = choose_channels({**SPEC, "effects": "twoway", "max_subset": 2}, panel, graphs)
-    first = average_channels(choice, draws=300, seed=4)
+    return choice, average_channels(choice, draws=300, seed=4)
+
+
+def test_inclusion_probabilities_and_seeded_repeat(averaged):
+    """With the subset a+b: PIP_a + PIP_b = 1 + p(a+b | y) per model type; a rerun with the seed is identical."""
+    choice, first = averaged
     pd.testing.assert_frame_equal(first, average_channels(choice, draws=300, seed=4), check_exact=True)
     table = choice.table
     for mt in ("sar", "sdm"):
@@ -174,3 +179,25 @@ def test_inclusion_probabilities_and_seeded_repeat():
         assert inc.between(0, 1).all()
     assert set(first["quantity"]) == {"inclusion", "parameter", "impact"}
     assert first["model_type"].unique().tolist() == ["sar", "sdm"]
+
+
+def test_table_files_and_report_place_the_average_after_the_channel_choice(averaged, tmp_path):
+    from interdep.io import read_table
+    from interdep.outputs.report import Report, section_channel_choice
+    from interdep.outputs.tables import write_channel_bma, write_channel_choice
+
+    choice, bma = averaged
+    write_channel_choice(choice.table, tmp_path)
+    write_channel_bma(bma, tmp_path)
+    assert {f"channel_bma.{e}" for e in ("csv", "md", "tex")} <= {p.name for p in tmp_path.iterdir()}
+    back = read_table(tmp_path / "channel_bma.csv")
+    assert list(back.columns) == list(bma.columns) and len(back) == len(bma)
+    md = (tmp_path / "channel_bma.md").read_text()
+    assert "Model-averaged SAR" in md and "Model-averaged SDM" in md and "Inclusion probability" in md
+    (tmp_path / "channel_choice.png").write_bytes(b"png")
+    report = Report(dataset="demo", table_names=[], figure_names=[], tables_dir=tmp_path, figures_dir=tmp_path,
+                    fits=[], provenance={}, channel_choice=True)
+    html = section_channel_choice(report)
+    assert html.index("Posterior probabilities of the candidate channels") < html.index(
+        "Estimates averaged over the candidate channels") < html.index("<figure")
+    assert "Averaging weighs each candidate" in html
