@@ -119,7 +119,7 @@ def test_subset_draws_match_quadrature_over_gamma():
     draws, point = candidate_draws(Candidate("sar", ("a", "b"), design, marginal), ["a", "b"], 4000,
                                    np.random.default_rng(0))
     jac = ConvexLogJacobian(design, ["a", "b"])
-    grid = np.linspace(0, 1, 201)
+    grid = np.linspace(0, 1, 101)
     lm, rho, beta = [], [], []
     for g in grid:
         mix = _mixture_design(design, ["a", "b"], np.array([g, 1 - g]), "sar")
