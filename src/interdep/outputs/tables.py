@@ -698,7 +698,7 @@ def channel_bma_parts(table: pd.DataFrame, labels: Mapping[str, str] | None = No
                                     for v, s, i in zip(part["estimate"], part["std_error"], inc, strict=True)],
             "95% interval": ["" if i else f"[{lo:.3f}, {hi:.3f}]"
                              for lo, hi, i in zip(part["conf_low"], part["conf_high"], inc, strict=True)],
-            "MC error": part["mc_error"].map(lambda v: f"{v:.2g}"),
+            "MC error": part["mc_error"].map(lambda v: "< 1e-6" if v < 1e-6 else f"{v:.2g}"),
         }).reset_index(drop=True)
         first = part.iloc[0]
         caption = (f"Model-averaged {str(mt).upper()}: {int(first['candidates'])} channel subset(s) averaged, "
