@@ -47,6 +47,10 @@ uniform on the simplex (Dirichlet(1, ..., 1)) and ``rho | gamma`` uniform on the
 :class:`~interdep.models.bayes.conv.ConvexLogJacobian`, exact or within its stated series bound); the integral
 over ``gamma`` is by adaptive importance sampling (a scrambled Sobol round from the prior, then Dirichlet
 proposals fitted to the weighted draws, mixed with the prior), and its standard error is reported with the value.
+
+:func:`choose_channels` keeps each candidate's design and marginal (with the posterior of ``rho`` on its grid and,
+for a subset, the last round's points of ``gamma`` and their weights), from which
+:mod:`interdep.models.bayes.averaging` draws the candidates' posteriors and averages them.
 """
 
 from __future__ import annotations
