@@ -201,3 +201,19 @@ def test_table_files_and_report_place_the_average_after_the_channel_choice(avera
     assert html.index("Posterior probabilities of the candidate channels") < html.index(
         "Estimates averaged over the candidate channels") < html.index("<figure")
     assert "Averaging weighs each candidate" in html
+
+
+def test_figure_adds_inclusion_probabilities_with_subsets(averaged, tmp_path, monkeypatch):
+    from interdep.outputs import figures
+
+    choice, bma = averaged
+    shown = []
+    original = figures.save
+    monkeypatch.setattr(figures, "save", lambda fig, path: shown.append([a.get_title() for a in fig.axes])
+                        or original(fig, path))
+    figures.channel_choice_plot(choice.table, tmp_path / "c.png", {}, bma)
+    singles = choice.table[~choice.table["channels"].str.contains("+", regex=False)]
+    figures.channel_choice_plot(singles, tmp_path / "d.png", {}, bma)
+    assert shown == [["Posterior model probabilities", "Posterior inclusion probability"],
+                     ["Posterior model probabilities"]]
+    assert (tmp_path / "c.png").stat().st_size > 0 and (tmp_path / "c.pdf").stat().st_size > 0

@@ -45,8 +45,9 @@ FIGURES = {
     "truth": ("Demo only: estimates of the truth model beside the true parameters of the simulation.",
               "fit_model, figures", "scripts/fit_model.py, scripts/make_figures.py",
               "outputs.truth, outputs.truth_model"),
-    "channel_choice": ("Which channel? Posterior probability of each candidate channel and model type, and the "
-                       "posterior of each channel's share gamma in every sar_conv model.",
+    "channel_choice": ("Which channel? Posterior probability of each candidate channel and model type, each "
+                       "channel's posterior inclusion probability (with subsets of channels), and the posterior of "
+                       "each channel's share gamma in every sar_conv model.",
                        "channel_choice", "scripts/channel_choice.py", "outputs.channel_choice"),
 }
 
