@@ -44,7 +44,10 @@ uniform on the simplex (Dirichlet(1, ..., 1)) and ``rho | gamma`` uniform on the
 ``W(gamma)``, so that a subset's marginal tends to the single channel's at a vertex of the simplex. For each
 ``gamma`` the marginal ``p(y | gamma)`` is the single-W marginal above (eigenvalues of every year's
 ``W_t(gamma)``; the effects adjustment as ``sar_conv`` computes it,
-:class:`~interdep.models.bayes.conv.ConvexLogJacobian`, exact or within its stated series bound); the integral
+:class:`~interdep.models.bayes.conv.ConvexLogJacobian`, exact or within its stated series bound; that series
+converges for ``|rho| < 1`` only, so the integral over ``rho`` is over the admissible interval within ``(-1, 1)``
+and the prior mass outside, e.g. below ``-1`` near a near-complete channel's vertex, is left out, its estimated
+share added to the error); the integral
 over ``gamma`` is by adaptive importance sampling (a scrambled Sobol round from the prior, then Dirichlet
 proposals fitted to the weighted draws, mixed with the prior), and its standard error is reported with the value.
 
@@ -82,6 +85,7 @@ _FINE = 801  # grid points over the part where the integrand is within exp(-_DRO
 _DROP = 40.0
 SUBSET_ROUNDS = (32, 32, 64)  # importance-sampling draws of gamma per round (the last round gives the estimate)
 _DEFENSIVE = 0.2  # share of each proposal drawn from the prior
+_SERIES_MARGIN = 1e-6  # subsets: rho is integrated over (-1 + margin, 1 - margin) within its admissible interval
 
 
 @dataclass(frozen=True)
@@ -240,7 +244,14 @@ def _lag_marginal(design: Design, channel: str, model_type: str, convention: str
         ssr = g[0, 0] - 2 * rho * g[0, 1] + rho**2 * g[1, 1]
         return logdet(rho) - dof * np.log(np.maximum(ssr, 1e-300))
 
-    log_int, mean, sd, err, grid = _integrate(log_f, lo, hi)
+    # the convex adjustment's trace series converges for |rho| < 1 only: the prior mass of rho outside (-1, 1) (a
+    # near-complete channel's interval reaches far below -1) is left out and estimated into the error
+    a, b = (max(lo, -1 + _SERIES_MARGIN), min(hi, 1 - _SERIES_MARGIN)) if convex is not None else (lo, hi)
+    log_int, mean, sd, err, grid = _integrate(log_f, a, b)
+    if (a, b) != (lo, hi):
+        edge = log_f(np.array([a, b]))
+        err += float(np.nan_to_num((a - lo) * np.exp(edge[0] - log_int) + (hi - b) * np.exp(edge[1] - log_int),
+                                   nan=np.inf))
     return Marginal(model_type, channel, const - 0.5 * log_xx + log_int, mean, sd, (lo, hi), err, grid)
 
 
