@@ -357,7 +357,7 @@ def truth_plot(table: pd.DataFrame, model_id: str, png_path: str | Path,
 
 
 def _grouped_bars(ax, values: pd.DataFrame, types: Sequence[str], rows: Sequence[str], title: str,
-                  xlabel: str) -> None:
+                  xlabel: str, legend: bool = True) -> None:
     """Horizontal bars of ``values`` (index: model type, columns: ``rows``), one colour per model type."""
     height = 0.8 / len(types)
     for j, mt in enumerate(types):
@@ -368,7 +368,8 @@ def _grouped_bars(ax, values: pd.DataFrame, types: Sequence[str], rows: Sequence
     ax.set_xlim(0, 1)
     ax.set_xlabel(xlabel)
     ax.set_title(title, fontsize=9)
-    ax.legend(frameon=False, fontsize=7)
+    if legend:
+        ax.legend(frameon=False, fontsize=7)
 
 
 def channel_choice_plot(table: pd.DataFrame, png_path: str | Path,
@@ -393,7 +394,7 @@ def channel_choice_plot(table: pd.DataFrame, png_path: str | Path,
     if inclusion is not None:
         _grouped_bars(axes[0, 1], inclusion, [t for t in types if t in inclusion.index],
                       list(dict.fromkeys(inc["channel"])), "Posterior inclusion probability",
-                      "probability of the subsets with the channel")
+                      "probability of the subsets with the channel", legend=False)
     for ax, (model_id, draws) in zip(axes[0, 1 + (inclusion is not None):], gamma_draws.items(), strict=True):
         for k, col in enumerate(c for c in draws.columns if c.startswith("gamma_")):
             ax.hist(draws[col], bins=np.linspace(0, 1, 51), density=True, histtype="step", linewidth=1.2,
