@@ -60,7 +60,7 @@ FIGURE_FILES = [f"{RESULTS}/figures/{name}.{ext}" for name in FIGURES for ext in
 # Which channel? (outputs.channel_choice): its own table and figure, written by rule channel_choice
 CHANNEL_CHOICE = OUTPUTS.get("channel_choice") or {}
 CHANNEL_CHOICE_FILES = (
-    [f"{RESULTS}/tables/channel_choice.{ext}" for ext in ("md", "tex", "csv")]
+    [f"{RESULTS}/tables/{name}.{ext}" for name in ("channel_choice", "channel_bma") for ext in ("md", "tex", "csv")]
     + [f"{RESULTS}/figures/channel_choice.{ext}" for ext in ("png", "pdf")]
     if CHANNEL_CHOICE
     else []

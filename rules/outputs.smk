@@ -86,7 +86,7 @@ rule channel_choice:
     threads: 1
     resources:
         mem_mb=lambda wc, attempt: 2000 * attempt,
-        runtime=30,
+        runtime=30 * CHANNEL_CHOICE.get("max_subset", 1),  # minutes; subsets of up to 3 of 5 channels: ~25-45
     conda:
         "../envs/interdep.yaml"
     script:

@@ -277,3 +277,21 @@ def test_adjusted_marginal_of_a_w_without_eigenvector_basis():
     assert abs(logs[0] - logs[1]) > 0.05  # the adjustment matters here
     # within the error the marginal reports (series bound + integration), plus the quadrature's own
     assert adjusted.log_marginal - plain.log_marginal == pytest.approx(logs[0] - logs[1], abs=adjusted.error + 1e-8)
+
+
+def test_subset_with_a_near_complete_channel_stays_within_the_series_range():
+    """A complete graph's admissible interval reaches -29 here; the subset's marginal integrates rho within
+    (-1, 1), where the effects adjustment's series converges, and is finite with a small error (it overflowed
+    near that channel's vertex before)."""
+    from interdep.models.design import build_design
+
+    mc, graphs, panel = _unbalanced_panel()
+    design = build_design({"id": "s", "weights": ["a", "complete"], "outcome": "y", "regressors": ["x1", "x2"],
+                           "effects": "twoway"}, panel, graphs)
+    jac = ConvexLogJacobian(design, ["a", "complete"])
+    g = np.array([1e-6, 1 - 1e-6])
+    vertex = _lag_marginal(_mixture_design(design, ["a", "complete"], g, "sar"), "conv", "sar", convex=(jac, g))
+    assert vertex.interval[0] < -20 and np.isfinite(vertex.log_marginal)
+    assert vertex.grid[0][0] > -1 and vertex.grid[0][-1] < 1
+    m, _ = subset_marginal(design, "sar", seed=1, rounds=(8, 8))
+    assert np.isfinite(m.log_marginal) and m.error < 0.5

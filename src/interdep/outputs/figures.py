@@ -356,30 +356,46 @@ def truth_plot(table: pd.DataFrame, model_id: str, png_path: str | Path,
     save(fig, png_path)
 
 
+def _grouped_bars(ax, values: pd.DataFrame, types: Sequence[str], rows: Sequence[str], title: str,
+                  xlabel: str, legend: bool = True) -> None:
+    """Horizontal bars of ``values`` (index: model type, columns: ``rows``), one colour per model type."""
+    height = 0.8 / len(types)
+    for j, mt in enumerate(types):
+        ax.barh(np.arange(len(rows)) + j * height, values.loc[mt].reindex(rows).to_numpy(dtype=float),
+                height=height, color=OKABE_ITO[j % len(OKABE_ITO)], label=mt.upper())
+    ax.set_yticks(np.arange(len(rows)) + 0.4 - height / 2, rows)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=9)
+    if legend:
+        ax.legend(frameon=False, fontsize=7)
+
+
 def channel_choice_plot(table: pd.DataFrame, png_path: str | Path,
-                        gamma_draws: Mapping[str, pd.DataFrame] | None = None) -> None:
-    """Posterior probability of every channel-choice candidate (grouped by model type) and, beside it, the
-    posterior densities of the ``gamma_<channel>`` shares of each ``sar_conv`` model (``gamma_draws``: model id ->
-    its draws.parquet)."""
+                        gamma_draws: Mapping[str, pd.DataFrame] | None = None,
+                        averaged: pd.DataFrame | None = None) -> None:
+    """Posterior probability of every channel-choice candidate (grouped by model type); beside it, when
+    ``averaged`` (tables/channel_bma) has subsets of several channels, each channel's posterior inclusion
+    probability; then the posterior densities of the ``gamma_<channel>`` shares of each ``sar_conv`` model
+    (``gamma_draws``: model id -> its draws.parquet)."""
     gamma_draws = {m: d for m, d in (gamma_draws or {}).items() if any(c.startswith("gamma_") for c in d.columns)}
     types = list(dict.fromkeys(table["model_type"]))
     channels = list(dict.fromkeys(table["channels"]))
+    inclusion = None
+    if averaged is not None and table["channels"].str.contains("+", regex=False).any():
+        inc = averaged[averaged["quantity"] == "inclusion"]
+        inclusion = inc.pivot(index="model_type", columns="channel", values="estimate")
     height_in = 0.35 * len(channels) * len(types) + 1.2
-    ncols = 1 + len(gamma_draws)
+    ncols = 1 + (inclusion is not None) + len(gamma_draws)
     fig, axes = plt.subplots(1, ncols, figsize=(WIDTH / 2 + 1.2 + 2.6 * (ncols - 1), height_in), squeeze=False)
-    ax = axes[0, 0]
-    height = 0.8 / len(types)
-    for j, mt in enumerate(types):
-        part = table[table["model_type"] == mt].set_index("channels").reindex(channels)
-        ax.barh(np.arange(len(channels)) + j * height, part["probability"], height=height,
-                color=OKABE_ITO[j % len(OKABE_ITO)], label=mt.upper())
-    ax.set_yticks(np.arange(len(channels)) + 0.4 - height / 2, channels)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("posterior probability")
-    ax.set_title("Posterior model probabilities", fontsize=9)
-    ax.legend(frameon=False, fontsize=7)
-    for ax, (model_id, draws) in zip(axes[0, 1:], gamma_draws.items(), strict=True):
+    probs = table.pivot(index="model_type", columns="channels", values="probability")
+    _grouped_bars(axes[0, 0], probs, types, channels, "Posterior model probabilities", "posterior probability")
+    if inclusion is not None:
+        _grouped_bars(axes[0, 1], inclusion, [t for t in types if t in inclusion.index],
+                      list(dict.fromkeys(inc["channel"])), "Posterior inclusion probability",
+                      "probability of the subsets with the channel", legend=False)
+    for ax, (model_id, draws) in zip(axes[0, 1 + (inclusion is not None):], gamma_draws.items(), strict=True):
         for k, col in enumerate(c for c in draws.columns if c.startswith("gamma_")):
             ax.hist(draws[col], bins=np.linspace(0, 1, 51), density=True, histtype="step", linewidth=1.2,
                     color=OKABE_ITO[k % len(OKABE_ITO)], label=col.removeprefix("gamma_"))

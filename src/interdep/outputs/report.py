@@ -45,8 +45,9 @@ FIGURES = {
     "truth": ("Demo only: estimates of the truth model beside the true parameters of the simulation.",
               "fit_model, figures", "scripts/fit_model.py, scripts/make_figures.py",
               "outputs.truth, outputs.truth_model"),
-    "channel_choice": ("Which channel? Posterior probability of each candidate channel and model type, and the "
-                       "posterior of each channel's share gamma in every sar_conv model.",
+    "channel_choice": ("Which channel? Posterior probability of each candidate channel and model type, each "
+                       "channel's posterior inclusion probability (with subsets of channels), and the posterior of "
+                       "each channel's share gamma in every sar_conv model.",
                        "channel_choice", "scripts/channel_choice.py", "outputs.channel_choice"),
 }
 
@@ -97,6 +98,9 @@ TABLES = {
     "channel_choice": ("Which channel? Flat-prior log-marginal likelihood and posterior probability of each "
                        "candidate channel and model type, with the posterior of its spatial parameter.",
                        "channel_choice", "scripts/channel_choice.py", "outputs.channel_choice"),
+    "channel_bma": ("Which channel, averaged: estimates and impacts averaged over the candidate channel subsets "
+                    "with their posterior probabilities, and each channel's posterior inclusion probability.",
+                    "channel_choice", "scripts/channel_choice.py", "outputs.channel_choice"),
     "dropped": ("Contributions left out of the panel because the config says so (panel.nonmember: drop): each "
                 "source row, its personnel and why it could not be placed.",
                 "panel", "scripts/build_panel.py", "panel.nonmember"),
@@ -335,9 +339,16 @@ def section_channel_choice(report: Report) -> str:
     if not report.channel_choice:
         return ""
     choice = read_table(report.tables_dir / "channel_choice.csv")
-    return (_table_section(report, "Posterior probabilities of the candidate channels", "channel_choice",
-                           tbl.to_html(tbl.channel_choice_display(choice), tbl.channel_choice_note(choice)))
-            + _figure(report, "channel_choice"))
+    out = _table_section(report, "Posterior probabilities of the candidate channels", "channel_choice",
+                         tbl.to_html(tbl.channel_choice_display(choice), tbl.channel_choice_note(choice)))
+    bma = _read(report, "channel_bma.csv")
+    if bma is not None:
+        body = "".join(tbl.to_html(d, note, caption=cap) for cap, d, note in tbl.channel_bma_parts(bma, report.labels))
+        out += _table_section(report, "Estimates averaged over the candidate channels", "channel_bma",
+                              "<p>Averaging weighs each candidate's estimates by how probable the data make it, so "
+                              "that the conclusions do not depend on picking a single channel when several are "
+                              "plausible.</p>" + body)
+    return out + _figure(report, "channel_choice")
 
 
 def section_regressions(report: Report) -> str:

@@ -47,15 +47,22 @@ uniform on the simplex (Dirichlet(1, ..., 1)) and ``rho | gamma`` uniform on the
 ``W(gamma)``, so that a subset's marginal tends to the single channel's at a vertex of the simplex. For each
 ``gamma`` the marginal ``p(y | gamma)`` is the single-W marginal above (eigenvalues of every year's
 ``W_t(gamma)``; the effects adjustment as ``sar_conv`` computes it,
-:class:`~interdep.models.bayes.conv.ConvexLogJacobian`, exact or within its stated series bound); the integral
+:class:`~interdep.models.bayes.conv.ConvexLogJacobian`, exact or within its stated series bound; that series
+converges for ``|rho| < 1`` only, so the integral over ``rho`` is over the admissible interval within ``(-1, 1)``
+and the prior mass outside, e.g. below ``-1`` near a near-complete channel's vertex, is left out, its estimated
+share added to the error); the integral
 over ``gamma`` is by adaptive importance sampling (a scrambled Sobol round from the prior, then Dirichlet
 proposals fitted to the weighted draws, mixed with the prior), and its standard error is reported with the value.
+
+:func:`choose_channels` keeps each candidate's design and marginal (with the posterior of ``rho`` on its grid and,
+for a subset, the last round's points of ``gamma`` and their weights), from which
+:mod:`interdep.models.bayes.averaging` draws the candidates' posteriors and averages them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -71,8 +78,8 @@ from interdep.models.bayes.core import adjusted_log_jacobian, effects_jacobian_w
 from interdep.models.design import Design, build_design
 from interdep.models.panel_ml import _parts, _spectra, rho_bounds, single_thread_blas
 
-__all__ = ["CONVENTIONS", "MODEL_TYPES", "Marginal", "channel_choice", "log_marginal", "model_probabilities",
-           "subset_marginal"]
+__all__ = ["CONVENTIONS", "MODEL_TYPES", "Candidate", "ChannelChoice", "Marginal", "channel_choice",
+           "choose_channels", "log_marginal", "model_probabilities", "subset_marginal"]
 
 MODEL_TYPES = ("sar", "sdm", "sem")
 
@@ -81,6 +88,7 @@ _FINE = 801  # grid points over the part where the integrand is within exp(-_DRO
 _DROP = 40.0
 SUBSET_ROUNDS = (32, 32, 64)  # importance-sampling draws of gamma per round (the last round gives the estimate)
 _DEFENSIVE = 0.2  # share of each proposal drawn from the prior
+_SERIES_MARGIN = 1e-6  # subsets: rho is integrated over (-1 + margin, 1 - margin) within its admissible interval
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,13 @@ class Marginal:
         ``rho`` (grid halving), plus, where a year's ``W`` has no eigenvector basis and the effects adjustment is
         computed by the series of :class:`~interdep.models.bayes.conv.ConvexLogJacobian`, the bound on what its
         error does to the integral (``_series_error``); for a subset the importance-sampling standard error.
+    grid : tuple of numpy.ndarray, optional
+        One channel: the quadrature grid of ``rho`` and the normalised posterior density of ``rho`` on it (the
+        trapezoid rule integrates it to 1). ``None`` for the SEM.
+    points : tuple, optional
+        A subset: the last importance-sampling round, ``(gamma, weights, marginals)``: the points ``gamma``
+        ``(m, C)``, their self-normalised weights ``(m,)`` (the posterior of ``gamma``) and each point's
+        single-``W(gamma)`` :class:`Marginal` (with its ``grid``: the posterior of ``rho`` given ``gamma``).
     """
 
     model_type: str
@@ -113,6 +128,8 @@ class Marginal:
     rho_sd: float
     interval: tuple[float, float]
     error: float
+    grid: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    points: tuple[np.ndarray, np.ndarray, list] | None = field(default=None, repr=False, compare=False)
 
 
 def _log_jacobian(spectra: Sequence[Any]) -> Callable[[np.ndarray], np.ndarray]:
@@ -140,8 +157,10 @@ def _log_jacobian(spectra: Sequence[Any]) -> Callable[[np.ndarray], np.ndarray]:
     return logdet
 
 
-def _integrate(log_f: Callable[[np.ndarray], np.ndarray], lo: float, hi: float) -> tuple[float, float, float, float]:
-    """``log int_lo^hi exp(log_f)``, the mean and sd of the normalised density, and the relative error estimate.
+def _integrate(log_f: Callable[[np.ndarray], np.ndarray], lo: float, hi: float
+               ) -> tuple[float, float, float, float, tuple[np.ndarray, np.ndarray]]:
+    """``log int_lo^hi exp(log_f)``, the mean and sd of the normalised density, the relative error estimate, and
+    the fine grid with the normalised density on it.
 
     A coarse grid over ``(lo, hi)`` finds where ``log_f`` is within ``_DROP`` of its maximum; a fine grid there
     (one coarse step wider on each side) gives the trapezoid integral. Error: the difference to the same rule on
@@ -165,7 +184,7 @@ def _integrate(log_f: Callable[[np.ndarray], np.ndarray], lo: float, hi: float) 
     sd = np.sqrt(max(np.trapezoid(w * (x - mean) ** 2, x) / area, 0.0))
     outside = (hi - lo) * np.exp(top - _DROP - peak) / area if (a > lo or b < hi) else 0.0
     error = abs(area - half) / area + outside
-    return float(np.log(area) + peak), float(mean), float(sd), float(error)
+    return float(np.log(area) + peak), float(mean), float(sd), float(error), (x, w / area)
 
 
 CONVENTIONS = ("exact", "lesage")
@@ -237,10 +256,17 @@ def _lag_marginal(design: Design, channel: str, model_type: str, convention: str
         ssr = g[0, 0] - 2 * rho * g[0, 1] + rho**2 * g[1, 1]
         return logdet(rho) - dof * np.log(np.maximum(ssr, 1e-300))
 
-    log_int, mean, sd, err = _integrate(log_f, lo, hi)
+    # the convex adjustment's trace series converges for |rho| < 1 only: the prior mass of rho outside (-1, 1) (a
+    # near-complete channel's interval reaches far below -1) is left out and estimated into the error
+    a, b = (max(lo, -1 + _SERIES_MARGIN), min(hi, 1 - _SERIES_MARGIN)) if convex is not None else (lo, hi)
+    log_int, mean, sd, err, grid = _integrate(log_f, a, b)
+    if (a, b) != (lo, hi):
+        edge = log_f(np.array([a, b]))
+        err += float(np.nan_to_num((a - lo) * np.exp(edge[0] - log_int) + (hi - b) * np.exp(edge[1] - log_int),
+                                   nan=np.inf))
     if series is not None:
-        err += _series_error(series, log_f, lo, hi)
-    return Marginal(model_type, channel, const - 0.5 * log_xx + log_int, mean, sd, (lo, hi), err)
+        err += _series_error(series, log_f, a, b)
+    return Marginal(model_type, channel, const - 0.5 * log_xx + log_int, mean, sd, (lo, hi), err, grid)
 
 
 def _series_error(series: ConvexLogJacobian, log_f: Callable[[np.ndarray], np.ndarray], lo: float,
@@ -309,7 +335,7 @@ def _error_marginal(design: Design, channel: str, convention: str = "exact") -> 
     def log_f(lam: np.ndarray) -> np.ndarray:
         return logdet(lam) + np.array([one(v) for v in lam])
 
-    log_int, mean, sd, err = _integrate(log_f, lo, hi)
+    log_int, mean, sd, err, _ = _integrate(log_f, lo, hi)
     return Marginal("sem", channel, const + 0.5 * log_dd + log_int, mean, sd, (lo, hi), err)
 
 
@@ -439,7 +465,8 @@ def subset_marginal(design: Design, model_type: str, *, seed: int = 0,
     rho_mean = float(wn @ means)
     rho_sd = float(np.sqrt(max(wn @ (sds**2 + means**2) - rho_mean**2, 0.0)))
     marginal = Marginal(model_type, "+".join(channels), log_m, rho_mean, rho_sd,
-                        (min(f.interval[0] for f in fits), max(f.interval[1] for f in fits)), se)
+                        (min(f.interval[0] for f in fits), max(f.interval[1] for f in fits)), se,
+                        points=(g, wn, fits))
     return marginal, wn @ g
 
 
@@ -468,8 +495,33 @@ def _lag_sd_ratio(design: Design, channel: str) -> float:
     return float(np.linalg.norm(q(design.lag(channel, design.y))) / np.linalg.norm(q(design.y)))
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate of a channel choice: its model type, channels, design and :class:`Marginal`."""
+
+    model_type: str
+    channels: tuple[str, ...]
+    design: Design
+    marginal: Marginal
+
+
+@dataclass(frozen=True)
+class ChannelChoice:
+    """The channel-choice table (:func:`channel_choice`) and its candidates, in the table's row order (what
+    :func:`interdep.models.bayes.averaging.average_channels` averages over)."""
+
+    table: pd.DataFrame
+    candidates: list[Candidate]
+
+
 def channel_choice(spec: Mapping[str, Any], panel: pd.DataFrame,
                    graphs: Mapping[str, Mapping[int, Any]], *, seed: int = 0) -> pd.DataFrame:
+    """The table of :func:`choose_channels` (its candidates dropped)."""
+    return choose_channels(spec, panel, graphs, seed=seed).table
+
+
+def choose_channels(spec: Mapping[str, Any], panel: pd.DataFrame,
+                    graphs: Mapping[str, Mapping[int, Any]], *, seed: int = 0) -> ChannelChoice:
     """Log-marginal likelihood and posterior probability of every (model type, channel subset) candidate.
 
     Parameters
@@ -487,8 +539,8 @@ def channel_choice(spec: Mapping[str, Any], panel: pd.DataFrame,
 
     Returns
     -------
-    pandas.DataFrame
-        ``model_type, channels, log_marginal, probability`` (probabilities over all rows sum to 1), then
+    ChannelChoice
+        ``table``: ``model_type, channels, log_marginal, probability`` (probabilities over all rows sum to 1), then
         ``error`` (estimated absolute error of ``log_marginal``), ``rho_mean, rho_sd`` (posterior of the spatial
         parameter), ``gamma`` (subsets: posterior mean weight of each channel) and ``wy_sd_ratio`` (single
         channels: the variation of ``W y`` left after the effects, relative to the outcome's).
@@ -505,7 +557,7 @@ def channel_choice(spec: Mapping[str, Any], panel: pd.DataFrame,
         if mt == "sem" and max_subset > 1:
             raise InputError("outputs.channel_choice: subsets of channels (max_subset > 1) are for sar and sdm only",
                              row="outputs.channel_choice.model_types", value=mt)
-    rows = []
+    rows, candidates = [], []
     sample = None
     for mt in model_types:
         for size in range(1, max_subset + 1):
@@ -529,10 +581,11 @@ def channel_choice(spec: Mapping[str, Any], panel: pd.DataFrame,
                     ratio = np.nan
                 rows.append({"model_type": mt, "channels": label, "log_marginal": m.log_marginal, "error": m.error,
                              "rho_mean": m.rho_mean, "rho_sd": m.rho_sd, "gamma": gamma, "wy_sd_ratio": ratio})
+                candidates.append(Candidate(mt, tuple(subset), design, m))
     out = pd.DataFrame(rows)
     prior = _prior_weights(spec.get("prior") or {}, out)
     out.insert(3, "probability", model_probabilities(out["log_marginal"].to_numpy(), prior))
-    return out
+    return ChannelChoice(out, candidates)
 
 
 def _prior_weights(prior: Mapping[str, float], table: pd.DataFrame) -> np.ndarray:
