@@ -265,28 +265,33 @@ def _lag_marginal(design: Design, channel: str, model_type: str, convention: str
         err += float(np.nan_to_num((a - lo) * np.exp(edge[0] - log_int) + (hi - b) * np.exp(edge[1] - log_int),
                                    nan=np.inf))
     if series is not None:
-        err += _series_error(series, log_f, a, b)
+        err += _series_error(series, log_f, a, b, log_int, grid)
     return Marginal(model_type, channel, const - 0.5 * log_xx + log_int, mean, sd, (lo, hi), err, grid)
 
 
-def _series_error(series: ConvexLogJacobian, log_f: Callable[[np.ndarray], np.ndarray], lo: float,
-                  hi: float) -> float:
+def _series_error(series: ConvexLogJacobian, log_f: Callable[[np.ndarray], np.ndarray], lo: float, hi: float,
+                  log_int: float, grid: tuple[np.ndarray, np.ndarray]) -> float:
     """Bound on the error of a log-marginal whose effects adjustment came from ``series``: with ``delta(rho)``
     the series error, ``|log int f e^delta - log int f| <= log E[exp(max |delta|)]`` under the posterior
     ``f / int f``, each ``|delta(rho)|`` bounded by :meth:`~interdep.models.bayes.conv.ConvexLogJacobian.bound`
-    or by ``2 b (-log(1 - |rho|))`` (the series and its limit are each at most ``b sum_m |rho|^m / m``), on a
-    grid of 4,001 points; infinite if the posterior puts mass where ``|rho| >= 1`` (no bound there)."""
-    grid = np.linspace(lo, hi, 4001)[1:-1]
-    lf = log_f(grid)
-    log_p = lf - logsumexp(lf)
-    r = np.abs(grid)
-    if np.any((r >= 1) & (log_p > -700)):
-        return float("inf")
-    inside = r < 1
-    r, log_p = r[inside], log_p[inside]
+    or by ``2 b (-log(1 - |rho|))`` (the series and its limit are each at most ``b sum_m |rho|^m / m``). The
+    expectation by the trapezoid rule on the quadrature's fine grid (``grid``: points and normalised density)
+    and the coarse grid outside it; ``(lo, hi)`` lies within ``(-1, 1)``."""
+    x_fine, dens = grid
+    coarse = np.linspace(lo, hi, _COARSE)
+    coarse = coarse[(coarse < x_fine[0]) | (coarse > x_fine[-1])]
+    x = np.concatenate([x_fine, coarse])
+    with np.errstate(divide="ignore"):
+        log_p = np.concatenate([np.log(dens), log_f(coarse) - log_int])
+    order = np.argsort(x)
+    x, log_p = x[order], log_p[order]
+    r = np.abs(x)
     M, b = series.order, series.bound_constant
     delta = np.minimum(b * r ** (M + 1) / ((M + 1) * (1 - r)), -2 * b * np.log1p(-r))
-    return float(max(logsumexp(log_p + delta), 0.0))
+    term = log_p + delta
+    with np.errstate(divide="ignore"):
+        cells = np.log(np.diff(x) / 2) + np.logaddexp(term[:-1], term[1:])
+    return float(max(logsumexp(cells), 0.0))
 
 
 def _full_rank_dummies(design: Design) -> np.ndarray:
