@@ -509,3 +509,33 @@ def test_unit_shift_draws_from_the_exact_conditional_along_its_direction():
     np.testing.assert_allclose(ee, A @ zz - mm, atol=1e-12)
     np.testing.assert_allclose(mm, base + uu[unit], atol=1e-12)
     assert not np.allclose(zz, z)
+
+
+def test_collapsed_rho_step_of_the_correlated_random_effects_is_the_mixed_model_marginal():
+    """With correlated random unit effects, rho is drawn with (beta, mean_<x>, year effects, u) integrated out.
+    Its log conditional on the grid equals, up to a constant, the dense computation: log-Jacobian and prior plus
+    ``-v' M v / (2 sigma2)``, ``v = z - rho W z``, ``M = S^-1 - S^-1 F (F'S^-1F)^-1 F'S^-1``, ``S = I + (tau2 /
+    sigma2) Z_u Z_u'`` (``F`` the flat-prior columns, ``Z_u`` the unit dummies): the marginal of the mixed model."""
+    from interdep.models.bayes.censored import CensoredSAR, _State
+    from interdep.models.bayes.core import prior_settings
+
+    panel, graphs = _panel("twoway", 7, 0.4)
+    design = build_design(_spec("sar_probit", "y_probit", "twoway"), panel, graphs)
+    model = CensoredSAR(design, "probit", prior_settings({}), unit_effects="correlated_random")
+    rng = np.random.default_rng(2)
+    n = len(design.y)
+    z = rng.standard_normal(n) + design.y
+    s = _State(z=z, e=np.zeros(n), mean=np.zeros(n), beta=np.zeros(model.lin.k), sigma2=0.7, rho=0.2,
+               u=np.zeros(len(model.unit_n)), tau2=1.9)
+    wz = model.W @ z
+    loglik = model._collapsed_rho(s, wz)[0]
+
+    flat = model._cre_z[:, :model._cre_flat]
+    zu = model._cre_z[:, model._cre_flat:]
+    S_inv = np.linalg.inv(np.eye(n) + (s.tau2 / s.sigma2) * zu @ zu.T)
+    SF = S_inv @ flat
+    M = S_inv - SF @ np.linalg.solve(flat.T @ SF, SF.T)
+    pick = np.linspace(0, len(model.grid.grid) - 1, 9).astype(int)
+    dense = np.array([-0.5 * (z - r * wz) @ M @ (z - r * wz) / s.sigma2 for r in model.grid.grid[pick]])
+    dense += model._grid_base[pick]
+    np.testing.assert_allclose(loglik[pick] - loglik[pick[4]], dense - dense[4], rtol=1e-9, atol=1e-8)

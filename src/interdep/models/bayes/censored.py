@@ -17,10 +17,15 @@ One sweep of the sampler (a blocked Gibbs sampler, every block exact):
    grid of 2,001 points over the admissible interval (griddy Gibbs; the log-determinants are exact, from the
    per-year eigenvalues of the ML engine);
 3. ``sigma2`` (Tobit) given ``rho`` and ``z``, then ``beta`` marginally over the effects, then the effects
-   (:class:`interdep.models.bayes.core.LinearGibbs`); with correlated random unit effects instead ``sigma2``
-   given the ``u_i``, then ``beta``, the ``mean_<x>`` terms, the year effects and the ``u_i`` jointly, then
-   ``sigma2_unit``; before step 2, each ``u_i`` is moved together with its unit's latent rows
-   (:func:`unit_shift_sweep`, an exact Gibbs draw along that direction).
+   (:class:`interdep.models.bayes.core.LinearGibbs`).
+
+With correlated random unit effects the sweep is: the latent rows (1.); each ``u_i`` moved together with its
+unit's latent rows (:func:`unit_shift_sweep`, an exact Gibbs draw along that direction); ``rho`` given ``z``,
+``sigma2`` and ``sigma2_unit`` with ``beta``, the ``mean_<x>`` terms, the year effects and the ``u_i`` integrated
+out; all of these jointly given ``rho``; (Tobit) ``sigma2`` given everything; ``sigma2_unit`` given the ``u_i``.
+Integrating the ``u_i`` out of ``rho``'s step (a partially collapsed Gibbs sampler: they are drawn right after
+it) removes the coupling of ``rho`` with the unit effects (real probit panel, 2 x 5,000 draws: rho's ESS 135 with
+``rho`` drawn given the ``u_i``, 388 collapsed).
 
 Effects are parameters of the sampler with flat priors (``unit_effects: fixed``, the default). Consequences: a
 unit whose outcome is censored (Tobit) or constant (probit) in every year has no finite unit effect under a flat
@@ -308,10 +313,21 @@ class CensoredSAR:
                              self._urows, self._row_latent, self._row_side, self.latent.colsq, *self.latent._csc,
                              compiled_seed(rng))
         wz = self.W @ s.z
-        offset = s.u[self.unit_idx] if self.cre else 0.0
-        r = self.lin.residual(np.column_stack([s.z - offset, wz]))
-        e0, ed = r[:, 0], r[:, 1]
         g, g2, base = self.grid.grid, self._grid_sq, self._grid_base
+        if self.cre:  # rho with (beta, delta, year effects, u) integrated out, then all of them jointly
+            loglik, chol, zt_z, zt_wz = self._collapsed_rho(s, wz)
+            s.rho = griddy_draw(g, loglik, rng)
+            v = s.z - s.rho * wz
+            self._draw_linear_block(s, chol, zt_z - s.rho * zt_wz, rng)
+            if self.kind == "tobit":  # sigma2 given everything: IG(shape + n/2, rate + SSR/2)
+                resid = v - s.mean
+                s.sigma2 = float((self.prior["sigma2_rate"] + 0.5 * resid @ resid)
+                                 / rng.gamma(self.prior["sigma2_shape"] + 0.5 * len(v)))
+            s.tau2 = float(0.5 * (s.u @ s.u) / rng.gamma(0.5 * (len(s.u) - 1)))
+            s.e = v - s.mean
+            return s
+        r = self.lin.residual(np.column_stack([s.z, wz]))
+        e0, ed = r[:, 0], r[:, 1]
         if self.kind == "tobit":  # -shape log(rate + SSR(rho) / 2)
             shape = self.prior["sigma2_shape"] + 0.5 * self.lin.df
             rate = 0.5 * float(e0 @ e0) + self.prior["sigma2_rate"]
@@ -323,31 +339,44 @@ class CensoredSAR:
         loglik += base
         s.rho = griddy_draw(g, loglik, rng)
         v = s.z - s.rho * wz
-        if self.cre:
-            if self.kind == "tobit":  # sigma2 given u with beta and the year effects integrated out
-                s.sigma2 = self.lin.draw(v - offset, rng, self.prior)[1]
-            self._draw_linear_block(s, v, rng)
-        else:
-            s.beta, s.sigma2, s.mean = self.lin.draw(v, rng, self.prior,
-                                                     sigma2=None if self.kind == "tobit" else 1.0)
+        s.beta, s.sigma2, s.mean = self.lin.draw(v, rng, self.prior, sigma2=None if self.kind == "tobit" else 1.0)
         s.e = v - s.mean
         return s
 
-    def _draw_linear_block(self, s: _State, v: np.ndarray, rng: np.random.Generator) -> None:
-        """Correlated random unit effects: ``(beta, delta, year effects, u)`` jointly from their Gaussian conditional
-        given ``v = A z``, ``sigma2`` and ``tau2`` (flat priors, ``u ~ N(0, tau2)``; one Cholesky factor of a
-        (k + T + N)-square matrix), then ``tau2 ~ IG((N - 1)/2, u'u/2)``, the posterior under a uniform prior on
-        ``tau`` (Gelman 2006). Drawing them jointly avoids the slow mixing of ``delta`` against ``u``."""
+    def _collapsed_rho(self, s: _State, wz: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Correlated random unit effects: the log conditional of ``rho`` on its grid given ``z``, ``sigma2`` and
+        ``tau2`` with ``(beta, delta, year effects, u)`` integrated out (flat priors, ``u ~ N(0, tau2)``): the
+        log-Jacobian and prior plus ``-q(rho) / (2 sigma2)``, ``q(rho) = v'v - v'Z P^-1 Z'v`` for ``v = z - rho
+        W z`` and ``P`` of :meth:`_cre_cholesky` (the generalised residual sum of squares of the mixed model).
+        Also returns the Cholesky factor, ``Z'z`` and ``Z'W z`` for the draw of the coefficients that follows."""
+        chol = self._cre_cholesky(s)
+        zt_z, zt_wz = self._cre_z.T @ s.z, self._cre_z.T @ wz
+        a = sla.solve_triangular(chol, np.column_stack([zt_z, zt_wz]), lower=True)
+        q_zz, q_zw, q_ww = (float(s.z @ s.z - a[:, 0] @ a[:, 0]), float(s.z @ wz - a[:, 0] @ a[:, 1]),
+                            float(wz @ wz - a[:, 1] @ a[:, 1]))
+        g = self.grid.grid
+        loglik = (q_zw * g - 0.5 * q_ww * self._grid_sq - 0.5 * q_zz) / s.sigma2 + self._grid_base
+        return loglik, chol, zt_z, zt_wz
+
+    def _cre_cholesky(self, s: _State) -> np.ndarray:
+        """Lower Cholesky factor of ``Z'Z + diag(0, sigma2 / tau2)``, ``Z = [X, mean_<x>, year dummies, unit
+        dummies]``: the posterior precision (times ``sigma2``) of ``(beta, delta, year effects, u)``."""
         prec = self._cre_ztz.copy()
         units = np.arange(self._cre_flat, prec.shape[0])
         prec[units, units] += s.sigma2 / s.tau2
-        chol = np.linalg.cholesky(prec)
-        mean = sla.cho_solve((chol, True), self._cre_z.T @ v)
+        return np.linalg.cholesky(prec)
+
+    def _draw_linear_block(self, s: _State, chol: np.ndarray, zt_v: np.ndarray, rng: np.random.Generator) -> None:
+        """Correlated random unit effects: ``(beta, delta, year effects, u)`` jointly from their Gaussian conditional
+        given ``v = A z`` (``zt_v = Z'v``), ``sigma2`` and ``tau2`` (flat priors, ``u ~ N(0, tau2)``; ``chol``
+        from :meth:`_cre_cholesky`). Drawing them jointly avoids the slow mixing of ``delta`` against ``u``; rho
+        is drawn just before with all of them integrated out (the same factor gives its conditional), which
+        removes its coupling with ``u``."""
+        mean = sla.cho_solve((chol, True), zt_v)
         coef = mean + np.sqrt(s.sigma2) * sla.solve_triangular(chol, rng.standard_normal(len(mean)), lower=True,
                                                                trans="T")
         s.beta, s.u = coef[:self.lin.k], coef[self._cre_flat:]
         s.mean = self._cre_z @ coef
-        s.tau2 = float(0.5 * (s.u @ s.u) / rng.gamma(0.5 * (len(s.u) - 1)))
 
     def record(self, s: _State) -> np.ndarray:
         tail = [s.rho, s.sigma2] if self.kind == "tobit" else [s.rho]
