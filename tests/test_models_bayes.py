@@ -208,6 +208,20 @@ def test_correlated_random_unit_effects_recover_a_probit_panel():
     assert fe_coef.loc["x1", "estimate"] - 1.0 > 3 * fe_coef.loc["x1", "std_error"]
 
 
+def test_correlated_random_unit_effects_recover_a_tobit_panel():
+    """Two-way Tobit at T = 6 with correlated random unit effects (rho drawn with the coefficients and unit effects
+    integrated out, sigma2 from its full conditional): the truth (rho 0.4, beta 1, -1, sigma2 1) lies within 3
+    posterior sds."""
+    panel, graphs = _panel("twoway", 7, 0.4)
+    res = fit_model(_spec("sar_tobit", "y_tobit", "twoway", mcmc=FAST, unit_effects="correlated_random"),
+                    panel, graphs)
+    coef = res.estimate.coefficients().set_index("term")
+    for term, truth in {"x1": 1.0, "x2": -1.0, "rho_c0": 0.4}.items():
+        assert abs(coef.loc[term, "estimate"] - truth) < 3 * coef.loc[term, "std_error"], (term, coef)
+    sigma2 = res.fit["mcmc"]["sigma2_posterior"]
+    assert abs(sigma2["mean"] - 1.0) < 3 * sigma2["sd"], sigma2
+
+
 @pytest.mark.parametrize("estimator, outcome, effects", [("sar_tobit", "y_tobit", "twoway"),
                                                          ("sar_probit", "y_probit", "time")])
 def test_recovers_a_simulated_panel(estimator, outcome, effects):
