@@ -307,3 +307,16 @@ def test_impacts_figure_leaves_out_a_fit_whose_point_impacts_lie_outside_their_i
                          "estimate": 0.5 * scale, "std_error": 0.1, "conf_low": 0.3, "conf_high": 0.7})
     impacts_plot(pd.DataFrame(rows), tmp_path / "impacts.png", {"edge": "Edge model"})
     assert (tmp_path / "impacts.png").stat().st_size > 0
+
+
+def test_bma_warns_where_an_absorbed_channel_carries_the_average():
+    """The averaged table gets a notice when a channel whose W y the effects nearly absorb (sd ratio < 0.1) is more
+    likely in than out of a model type's average, and none otherwise."""
+    from interdep.outputs.report import _absorbed_channel_warning
+
+    choice = pd.DataFrame({"channels": ["contiguity", "igo", "contiguity+igo"], "wy_sd_ratio": [0.67, 0.063, None]})
+    bma = pd.DataFrame({"model_type": ["sar", "sar", "sdm", "sdm"], "quantity": ["inclusion"] * 4,
+                        "channel": ["contiguity", "igo", "contiguity", "igo"], "estimate": [1.0, 0.93, 1.0, 0.2]})
+    note = _absorbed_channel_warning(choice, bma)
+    assert "igo in the SAR average (inclusion 0.93)" in note and "SDM" not in note
+    assert _absorbed_channel_warning(choice, bma.assign(estimate=[1.0, 0.4, 1.0, 0.2])) == ""

@@ -347,8 +347,24 @@ def section_channel_choice(report: Report) -> str:
         out += _table_section(report, "Estimates averaged over the candidate channels", "channel_bma",
                               "<p>Averaging weighs each candidate's estimates by how probable the data make it, so "
                               "that the conclusions do not depend on picking a single channel when several are "
-                              "plausible.</p>" + body)
+                              "plausible.</p>" + _absorbed_channel_warning(choice, bma) + body)
     return out + _figure(report, "channel_choice")
+
+
+def _absorbed_channel_warning(choice: pd.DataFrame, bma: pd.DataFrame) -> str:
+    """A notice where a channel the effects nearly absorb (sd(W y) / sd(y) below
+    :data:`~interdep.outputs.tables.CHANNEL_CHOICE_ABSORBED`) is more likely in than out of a model type's average:
+    there the averaged rho and the indirect and total impacts rest on a weakly identified rho."""
+    absorbed = set(choice.loc[choice["wy_sd_ratio"] < tbl.CHANNEL_CHOICE_ABSORBED, "channels"])
+    heavy = bma[(bma["quantity"] == "inclusion") & bma["channel"].isin(absorbed) & (bma["estimate"] > 0.5)]
+    if heavy.empty:
+        return ""
+    where = "; ".join(f"{r.channel} in the {r.model_type.upper()} average (inclusion {r.estimate:.2f})"
+                      for r in heavy.itertuples())
+    return ("<p class='notice'>A channel whose W·y the fixed effects nearly absorb carries weight here: "
+            f"{html.escape(where)}. Its rho is weakly identified, so the averaged rho and the indirect and total "
+            "impacts of that model type rest on it; its inclusion probabilities and direct impacts are the numbers "
+            "to read.</p>")
 
 
 def section_regressions(report: Report) -> str:
