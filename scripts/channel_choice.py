@@ -30,4 +30,5 @@ with logged(snakemake.log[0]) as log:
     write_channel_bma(bma, out[0].parent)
     draws = {m: pd.read_parquet(f) for m, f in zip(snakemake.params.conv_models, snakemake.input.conv_draws,
                                                    strict=True)}
-    channel_choice_plot(table, next(f for f in out if f.suffix == ".png"), draws, bma)
+    labels = {m["id"]: m["label"] for m in snakemake.config.get("models", []) if m.get("label")}
+    channel_choice_plot(table, next(f for f in out if f.suffix == ".png"), draws, bma, labels)

@@ -374,11 +374,12 @@ def _grouped_bars(ax, values: pd.DataFrame, types: Sequence[str], rows: Sequence
 
 def channel_choice_plot(table: pd.DataFrame, png_path: str | Path,
                         gamma_draws: Mapping[str, pd.DataFrame] | None = None,
-                        averaged: pd.DataFrame | None = None) -> None:
+                        averaged: pd.DataFrame | None = None, model_labels: Mapping[str, str] | None = None) -> None:
     """Posterior probability of every channel-choice candidate (grouped by model type); beside it, when
     ``averaged`` (tables/channel_bma) has subsets of several channels, each channel's posterior inclusion
     probability; then the posterior densities of the ``gamma_<channel>`` shares of each ``sar_conv`` model
-    (``gamma_draws``: model id -> its draws.parquet)."""
+    (``gamma_draws``: model id -> its draws.parquet; titled by ``model_labels``, the config's ``label:``)."""
+    model_labels = model_labels or {}
     gamma_draws = {m: d for m, d in (gamma_draws or {}).items() if any(c.startswith("gamma_") for c in d.columns)}
     types = list(dict.fromkeys(table["model_type"]))
     channels = list(dict.fromkeys(table["channels"]))
@@ -388,7 +389,8 @@ def channel_choice_plot(table: pd.DataFrame, png_path: str | Path,
         inclusion = inc.pivot(index="model_type", columns="channel", values="estimate")
     height_in = 0.35 * len(channels) * len(types) + 1.2
     ncols = 1 + (inclusion is not None) + len(gamma_draws)
-    fig, axes = plt.subplots(1, ncols, figsize=(WIDTH / 2 + 1.2 + 2.6 * (ncols - 1), height_in), squeeze=False)
+    fig, axes = plt.subplots(1, ncols, figsize=(WIDTH / 2 + 1.2 + 2.6 * (ncols - 1), height_in), squeeze=False,
+                             layout="constrained")  # room for each panel's tick labels and titles
     probs = table.pivot(index="model_type", columns="channels", values="probability")
     _grouped_bars(axes[0, 0], probs, types, channels, "Posterior model probabilities", "posterior probability")
     if inclusion is not None:
@@ -401,7 +403,8 @@ def channel_choice_plot(table: pd.DataFrame, png_path: str | Path,
                     color=OKABE_ITO[k % len(OKABE_ITO)], label=col.removeprefix("gamma_"))
         ax.set_xlim(0, 1)
         ax.set_xlabel("share of the spatial lag (gamma)")
-        ax.set_title("\n".join(textwrap.wrap(f"{model_id}: posterior of each channel's share", 38)), fontsize=8)
+        name = model_labels.get(model_id, model_id.replace("_", " "))
+        ax.set_title("\n".join(textwrap.wrap(f"{name}: posterior of each channel's share", 34)), fontsize=8)
         ax.legend(frameon=False, fontsize=7)
     save(fig, png_path)
 
