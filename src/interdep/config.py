@@ -158,6 +158,7 @@ def _check_nodes(root: Any, file: str) -> None:
         if isinstance(node, yaml.SequenceNode):
             total = 1 + sum(size(child) for child in node.value)
         elif isinstance(node, yaml.MappingNode):
+            _refuse_duplicate_keys(node, file)
             total = 1 + sum(size(k) + size(v) for k, v in node.value)
         else:
             total = 1
@@ -169,6 +170,19 @@ def _check_nodes(root: Any, file: str) -> None:
         return total
 
     size(root)
+
+
+def _refuse_duplicate_keys(node: Any, file: str) -> None:
+    """YAML loaders keep the last of two equal keys in a mapping and drop the first without a word: refuse."""
+    seen: dict[str, Any] = {}
+    for key, _ in node.value:
+        if key.tag == "tag:yaml.org,2002:merge" or not hasattr(key, "value") or not isinstance(key.value, str):
+            continue
+        if key.value in seen:
+            raise InputError(f"config file has the key {key.value!r} twice in one mapping (first on "
+                             f"{_line(seen[key.value].start_mark)}); YAML would silently keep only the last",
+                             file=file, row=_line(key.start_mark), value=key.value)
+        seen[key.value] = key
 
 
 def check_config_files(paths: Iterable[str | Path]) -> None:
