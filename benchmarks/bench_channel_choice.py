@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from interdep.io import read_table
-from interdep.models.bayes.conv import ConvexSAR
+from interdep.models.bayes.conv import SAMPLERS, ConvexSAR
 from interdep.models.bayes.core import convergence, diagnostics
 from interdep.models.bayes.marginal import log_marginal
 from interdep.models.design import build_design
@@ -40,6 +40,7 @@ from interdep.weights.graphs import graphs_from_edge_list
 ROOT = Path(__file__).resolve().parents[1]
 REGRESSORS = ["log_gdppc", "log_pop", "polyarchy", "conflict_neighbour"]
 CHANNELS = ["contiguity", "distance", "alliance", "igo", "unga"]
+SDM_THETA = (0.5, -0.3)  # mc-gamma with --estimator sdm_conv: the coefficients of W(gamma) x1, W(gamma) x2
 
 
 def _real(channels):
@@ -119,16 +120,17 @@ def adjustment() -> None:
                   f"{a.log_marginal - u.log_marginal:.2f} | {a.rho_mean:.3f} / {u.rho_mean:.3f} |", flush=True)
 
 
-def conv(draws: int = 5000, burn_in: int = 1000, adjust: bool = True) -> None:
+def conv(draws: int = 5000, burn_in: int = 1000, adjust: bool = True, estimator: str = "sar_conv") -> None:
     channels = ["contiguity", "alliance", "unga"]
     panel, graphs = _real(channels)
     design = build_design({"id": "c", "weights": channels, "outcome": "log_contrib", "regressors": REGRESSORS,
-                           "years": [1990, 2014], "effects": "twoway"}, panel, graphs)
-    sec_init, model = _cpu(lambda: ConvexSAR(design, burn_in, adjust=adjust))
+                           "years": [1990, 2014], "effects": "twoway"}, panel, graphs,
+                          spatial_x=estimator == "sdm_conv")
+    sec_init, model = _cpu(lambda: SAMPLERS[estimator](design, burn_in, adjust=adjust))
     sec, chains = _cpu(lambda: model.run(draws=draws, burn_in=burn_in, chains=2, thin=1, seed=1, impact_draws=0))
     d = diagnostics(chains)
     print(d[["term", "mean", "sd", "rhat", "ess_bulk", "ess_tail"]].to_string(index=False))
-    print(f"sar_conv real panel n={design.n_obs}, 3 channels, adjust={adjust}, 2 x ({burn_in} + {draws}) sweeps: "
+    print(f"{estimator} real panel n={design.n_obs}, 3 channels, adjust={adjust}, 2 x ({burn_in} + {draws}) sweeps: "
           f"{sec_init + sec:.1f} CPU s ({sec_init:.1f} setup incl. the trace series, {sec:.1f} sampling; "
           f"{model.exact_evaluations} exact log-determinant evaluations); adjustment error bound at the largest "
           f"|rho| drawn {model.jacobian.bound(float(np.abs(chains.pooled[:, chains.names.index('rho')]).max())):.1e}")
@@ -186,30 +188,35 @@ def mc_choice(reps: int, seed: int = 20260101) -> None:
 
 
 def mc_gamma(reps: int, draws: int = 2000, burn_in: int = 500, seed: int = 20260101, budget: float = 0.0,
-             both: bool = False) -> None:
+             both: bool = False, estimator: str = "sar_conv") -> None:
     """``sar_conv`` with the effects-adjusted log-Jacobian (the default; ``both``: also without it, on the same
     data sets); stops after ``reps`` replications or once ``budget`` CPU seconds are spent (0: no budget).
     Per replication and term: error, coverage, posterior sd, R-hat and ESS; per replication: whether the
-    package's convergence rule (every R-hat <= 1.01, every ESS >= 400) holds over all terms."""
-    mc = MCDesign(id="gamma", n=190, t=10, effects="twoway",
+    package's convergence rule (every R-hat <= 1.01, every ESS >= 400) holds over all terms.
+    ``sdm_conv``: the same process with ``W(gamma) X theta``, theta = (0.5, -0.3) (per channel gamma_c theta)."""
+    sdm = estimator == "sdm_conv"
+    theta = tuple(g * v for g in (0.6, 0.4) for v in SDM_THETA) if sdm else ()
+    mc = MCDesign(id="gamma", n=190, t=10, effects="twoway", theta=theta,
                   channels=(Channel("a", 0.18, varying=True), Channel("b", 0.12, varying=True)))
     graphs = design_graphs(mc, seed)
+    terms = (("gamma_a", 0.6), ("rho", 0.3)) + ((("W_x1", SDM_THETA[0]),) if sdm else ())
     t0 = time.process_time()
     rows = []
     done = 0
     for r in range(reps):
         panel = simulate(mc, graphs, seed, r)
         design = build_design({"id": "g", "weights": ["a", "b"], "outcome": "y", "regressors": ["x1", "x2"],
-                               "effects": "twoway"}, panel, graphs)
+                               "effects": "twoway"}, panel, graphs, spatial_x=sdm)
         for adjust in (True, False) if both else (True,):
-            chains = ConvexSAR(design, burn_in, adjust=adjust).run(draws=draws, burn_in=burn_in, chains=2, thin=1,
-                                                                   seed=r, impact_draws=0)
+            chains = SAMPLERS[estimator](design, burn_in, adjust=adjust).run(draws=draws, burn_in=burn_in, chains=2,
+                                                                             thin=1, seed=r, impact_draws=0)
             diag = diagnostics(chains)
             ok, _ = convergence(diag)
             d = diag.set_index("term")
-            for term, truth in (("gamma_a", 0.6), ("rho", 0.3)):
+            for term, truth in terms:
                 lo, hi = d.loc[term, "conf_low"], d.loc[term, "conf_high"]
-                rows.append((r, "adjusted" if adjust else "unadjusted", term, d.loc[term, "mean"] - truth,
+                label = ("adjusted" if adjust else "unadjusted") + ("-sdm" if sdm else "")
+                rows.append((r, label, term, d.loc[term, "mean"] - truth,
                              lo <= truth <= hi, d.loc[term, "sd"], d.loc[term, "rhat"],
                              min(d.loc[term, "ess_bulk"], d.loc[term, "ess_tail"]), ok,
                              round(time.process_time() - t0, 1)))  # the last: CPU s so far
@@ -219,7 +226,7 @@ def mc_gamma(reps: int, draws: int = 2000, burn_in: int = 500, seed: int = 20260
             break
     sec = time.process_time() - t0
     _gamma_summary(pd.DataFrame(rows, columns=_GAMMA_COLUMNS))
-    print(f"mc-gamma: {done} replications, 2 x ({burn_in} + {draws}) sweeps each, "
+    print(f"mc-gamma ({estimator}): {done} replications, 2 x ({burn_in} + {draws}) sweeps each, "
           f"{'adjusted and unadjusted' if both else 'adjusted'}, {sec:.0f} CPU s")
 
 
@@ -314,7 +321,8 @@ def mc_gamma_log(path: str) -> None:
             rows.append((int(f[0]), f[1], f[2], float(f[3]), f[4] == "True", float(f[5]), float(f[6]), float(f[7]),
                          f[8] == "True", float(f[9])))
     out = pd.DataFrame(rows, columns=_GAMMA_COLUMNS)
-    complete = out.groupby(["rep", "jacobian"])["term"].transform("size") == 2
+    complete = out.groupby(["rep", "jacobian"])["term"].transform("size") == np.where(
+        out["jacobian"].str.endswith("-sdm"), 3, 2)
     out = out[complete]
     _gamma_summary(out)
     print(f"mc-gamma (from {path}): {out['rep'].nunique()} complete replications, {out['cpu'].max():.0f} CPU s")
@@ -331,15 +339,17 @@ def main() -> None:
     parser.add_argument("--burn-in", type=int, default=500, help="mc-gamma: burn-in sweeps per chain")
     parser.add_argument("--budget", type=float, default=0.0, help="mc-gamma: stop after this many CPU seconds")
     parser.add_argument("--both", action="store_true", help="mc-gamma: also without the effects adjustment")
+    parser.add_argument("--estimator", choices=sorted(SAMPLERS), default="sar_conv", help="conv, mc-gamma")
     args = parser.parse_args()
     from interdep.models.panel_ml import single_thread_blas
 
     with single_thread_blas():
-        {"speed": speed, "adjustment": adjustment, "conv": conv, "conv-unadjusted": lambda: conv(adjust=False),
+        {"speed": speed, "adjustment": adjustment, "conv": lambda: conv(estimator=args.estimator),
+         "conv-unadjusted": lambda: conv(adjust=False, estimator=args.estimator),
          "spmixw-conv": spmixw_conv,
          "mc-choice": lambda: mc_choice(args.reps),
          "mc-gamma": lambda: mc_gamma(args.reps, args.draws, args.burn_in, budget=args.budget,
-                                                        both=args.both),
+                                                        both=args.both, estimator=args.estimator),
          "mc-gamma-log": lambda: mc_gamma_log(args.log), "mc-gamma-ml": lambda: mc_gamma_ml(args.reps),
          "conv-grid": lambda: conv_grid(args.rep, args.draws, args.burn_in)}[args.what]()
 

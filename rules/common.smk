@@ -65,7 +65,7 @@ CHANNEL_CHOICE_FILES = (
     if CHANNEL_CHOICE
     else []
 )
-CONV_MODELS = [m for m, spec in MODELS.items() if spec["estimator"] == "sar_conv"]
+CONV_MODELS = [m for m, spec in MODELS.items() if spec["estimator"] in ("sar_conv", "sdm_conv")]
 
 
 SOURCES_TABLE = "data/sources.csv"

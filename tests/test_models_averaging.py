@@ -155,8 +155,7 @@ def test_trace_functionals_equal_dense_inverses():
         w = gamma[0] * wk[0] + gamma[1] * wk[1]
         for d, r in enumerate(rho):
             s = np.linalg.inv(np.eye(len(w)) - r * w)
-            want[d] += [np.trace(s), np.trace(s @ w), s.sum(), (s @ w).sum(), (wk[0] @ s).sum(), (wk[1] @ s).sum(),
-                        (wk[0] @ s @ w).sum(), (wk[1] @ s @ w).sum()]
+            want[d] += [np.trace(s), np.trace(s @ w), s.sum(), (s @ w).sum(), (wk[0] @ s).sum(), (wk[1] @ s).sum()]
     assert np.allclose(got, want / design.n_obs, rtol=1e-9, atol=1e-12)
 
 

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from interdep.models.bayes.conv import ConvexLogJacobian, ConvexSAR
+from interdep.errors import InputError
+from interdep.models.bayes.conv import ConvexLogJacobian, ConvexSAR, ConvexSDM, spillover_impacts, trace_functionals
 from interdep.models.bayes.core import diagnostics
 from interdep.models.bayes.marginal import _lag_marginal, _mixture_design
 from interdep.models.design import build_design
@@ -111,8 +112,6 @@ def test_fit_model_outputs_and_seeded_draws_are_identical(world):
 
 
 def test_sar_conv_needs_two_channels(world):
-    from interdep.errors import InputError
-
     panel, graphs = world
     with pytest.raises(InputError, match="two or more"):
         fit_model({**SPEC, "weights": ["a"]}, panel, graphs)
@@ -174,3 +173,105 @@ def test_convex_jacobian_balanced_fixed_w_is_lee_yus(effects):
         ld, l1 = np.linalg.slogdet(np.eye(len(w)) - rho * w)[1], np.log(1 - rho)
         want = {"unit": (T - 1) * ld, "time": T * (ld - l1), "twoway": (T - 1) * (ld - l1)}[effects]
         assert jac.exact(rho, np.array([g, 1 - g])) == pytest.approx(want, abs=1e-9)
+
+
+# ----------------------------------------------------------------------------------------------- sdm_conv
+SDM_SPEC = {**SPEC, "id": "sdmconv", "estimator": "sdm_conv"}
+
+
+@pytest.fixture(scope="module")
+def sdm_world():
+    """A convex SDM: rho = 0.5, gamma = (0.6, 0.4), theta = (0.5, -0.3), i.e. per channel rho_c = rho gamma_c and
+    theta_c = gamma_c theta; unbalanced, W's different every year, two-way effects."""
+    rho, gamma, theta = 0.5, (0.6, 0.4), (0.5, -0.3)
+    mc = MCDesign(id="sdmconv", n=40, t=4, effects="twoway",
+                  channels=(Channel("a", rho * gamma[0], varying=True), Channel("b", rho * gamma[1], varying=True)),
+                  theta=tuple(g * v for g in gamma for v in theta))
+    graphs = design_graphs(mc, 11)
+    panel = simulate(mc, graphs, 11, 0).drop(index=[3, 40, 41, 99]).reset_index(drop=True)
+    return panel, graphs
+
+
+def test_sdm_conv_posterior_matches_the_exact_posterior_on_a_grid(sdm_world):
+    """sdm_conv's posterior means and sds of gamma, rho, beta and theta against the exact posterior on a grid of
+    gamma, each point the SDM marginal likelihood of W(gamma) with X(gamma) = [X, W(gamma) X] (rho integrated by
+    quadrature, beta and theta analytically; their posterior mean given gamma is b0 - E[rho | gamma] b_lag)."""
+    from interdep.models.panel_ml import _parts
+
+    panel, graphs = sdm_world
+    design = build_design(SDM_SPEC, panel, graphs, spatial_x=True)
+    chains = ConvexSDM(design, 500).run(draws=3000, burn_in=500, chains=2, thin=1, seed=7, impact_draws=0)
+    assert chains.names == ["x1", "x2", "W_x1", "W_x2", "rho", "gamma_a", "gamma_b", "sigma2"]
+    diag = diagnostics(chains).set_index("term")
+    grid = np.linspace(0.005, 0.995, 100)
+    log_post, rho_mean, rho_sd, coef = [], [], [], []
+    for g in grid:
+        mix = _mixture_design(design, ["a", "b"], np.array([g, 1 - g]), "sdm")
+        f = _lag_marginal(mix, "conv", "sdm")
+        log_post.append(f.log_marginal + np.log(f.interval[1] - f.interval[0]))  # sdm_conv: rho ~ U(-1, 1)
+        rho_mean.append(f.rho_mean)
+        rho_sd.append(f.rho_sd)
+        parts = _parts(mix)
+        coef.append(parts.b0 - f.rho_mean * parts.bl[:, 0])  # [x1, x2, W_conv_x1, W_conv_x2]
+    post = np.exp(np.array(log_post) - max(log_post))
+    post /= post.sum()
+    rho_mean, rho_sd, coef = np.array(rho_mean), np.array(rho_sd), np.array(coef)
+    exact = {"gamma_a": post @ grid, "rho": post @ rho_mean, "x1": post @ coef[:, 0], "x2": post @ coef[:, 1],
+             "W_x1": post @ coef[:, 2], "W_x2": post @ coef[:, 3]}
+    sd_exact = {"gamma_a": float(np.sqrt(post @ (grid - exact["gamma_a"]) ** 2)),
+                "rho": float(np.sqrt(post @ (rho_sd**2 + rho_mean**2) - exact["rho"] ** 2))}
+    for term, value in exact.items():
+        mean, mcse = diag.loc[term, "mean"], diag.loc[term, "mcse"]
+        assert abs(mean - value) < 4 * mcse, (term, mean, value, mcse)
+    for term, value in sd_exact.items():
+        sd, ess = diag.loc[term, "sd"], min(diag.loc[term, "ess_bulk"], diag.loc[term, "ess_tail"])
+        assert abs(sd - value) < 4 * value / np.sqrt(2 * ess), (term, sd, value)
+    # the truth (rho 0.5, gamma_a 0.6, theta 0.5 / -0.3) within 3 posterior sd: the data carry it
+    for term, truth in (("rho", 0.5), ("gamma_a", 0.6), ("W_x1", 0.5), ("W_x2", -0.3), ("x1", 1.0)):
+        assert abs(diag.loc[term, "mean"] - truth) < 3 * diag.loc[term, "sd"], (term, diag.loc[term, "mean"])
+
+
+def test_sdm_conv_through_fit_model(sdm_world):
+    """Terms, labels of fit.json, seeded identity, and the channels' indirect impacts adding up."""
+    panel, graphs = sdm_world
+    spec = {**SDM_SPEC, "mcmc": {"draws": 300, "burn_in": 200, "chains": 2, "seed": 3}, "impact_draws": 50}
+    first = fit_model(spec, panel, graphs)
+    second = fit_model(spec, panel, graphs)
+    pd.testing.assert_frame_equal(first.draws, second.draws, check_exact=True)
+    assert first.estimate.coefficients()["term"].tolist() == ["x1", "x2", "W_x1", "W_x2", "rho", "gamma_a", "gamma_b"]
+    assert first.fit["estimator"] == "sdm_conv" and set(first.fit["rho"]) == {"a", "b"}
+    imp = first.impacts
+    for x in ("x1", "x2"):
+        joint = imp[(imp["term"] == x) & (imp["channel"] == "a+b") & (imp["effect"] == "indirect")]["estimate"]
+        parts = imp[(imp["term"] == x) & imp["channel"].isin(["a", "b"])]["estimate"]
+        assert parts.sum() == pytest.approx(float(joint.iloc[0]), rel=1e-9)
+    with pytest.raises(InputError, match="two or more"):
+        fit_model({**spec, "weights": ["a"]}, panel, graphs)
+
+
+def test_spillover_shares_are_the_first_steps_of_the_spillover_also_with_islands():
+    """S(beta I + theta W) = beta I + sum_k gamma_k W_k S (rho beta + theta) exactly; each channel's share of the
+    impact is its term's sum over the sum of all; checked with dense matrices on W's with islands (rows and
+    columns of zeros), where 1'W_k S W 1 (used before for theta) differs from 1'W_k S 1."""
+    rng = np.random.default_rng(3)
+    n, gamma, rho, beta, theta = 12, np.array([0.7, 0.3]), 0.45, 0.8, -1.3
+    mats = []
+    for _ in range(2):
+        a = np.triu(rng.uniform(size=(n, n)) < 0.3, 1).astype(float)
+        a = a + a.T
+        a[:2] = a[:, :2] = 0.0  # islands
+        rows = a.sum(axis=1, keepdims=True)
+        mats.append(np.divide(a, rows, out=np.zeros_like(a), where=rows > 0))
+    w = gamma[0] * mats[0] + gamma[1] * mats[1]
+    s = np.linalg.inv(np.eye(n) - rho * w)
+    steps = [g * m @ s * (rho * beta + theta) for g, m in zip(gamma, mats, strict=True)]
+    assert np.allclose(s @ (beta * np.eye(n) + theta * w), beta * np.eye(n) + sum(steps), atol=1e-12)
+    f = trace_functionals(w, mats, rho)[None, :] / n
+    direct, total, share = spillover_impacts(np.array([beta]), np.array([theta]), gamma, f)
+    dense = s @ (beta * np.eye(n) + theta * w)
+    assert direct[0] == pytest.approx(np.trace(dense) / n, rel=1e-12)
+    assert total[0] == pytest.approx(dense.sum() / n, rel=1e-12)
+    want = np.array([st.sum() for st in steps]) / sum(st.sum() for st in steps)
+    assert np.allclose(share[0], want, rtol=1e-12)
+    wrong = gamma * np.array([(m @ s @ w).sum() * theta + rho * beta * (m @ s).sum() for m in mats])
+    assert not np.allclose(share[0], wrong / wrong.sum(), rtol=1e-6)  # the former theta term: not the split

@@ -100,6 +100,7 @@ def test_latex_is_a_complete_table_and_escaped(models):
     ("W_contiguity_log_contrib_lag1", "W·log contributions, t-1 (contiguity)"),
     ("rho", "ρ (convex W)"),
     ("gamma_contiguity_sea", "γ (contiguity_sea)"),
+    ("W_polyarchy", "W·Democracy (convex W)"),
     ("unknown_term", "unknown_term"),
 ])
 def test_term_labels_use_the_codebook(term, label):

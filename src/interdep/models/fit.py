@@ -24,6 +24,7 @@ Estimators (``ESTIMATORS``):
 ``sar_probit`` Bayesian spatial-lag probit (0/1 outcome), MCMC, one channel, all effects
 ``sar_conv``  Bayesian SAR with W = sum_k gamma_k W_k (convex combination of two or more channels), MCMC, all
               effects (:mod:`interdep.models.bayes.conv`; ``mcmc``)
+``sdm_conv``  the same with W(gamma) also in the regressors' lags W x (spatial Durbin; ``wx_regressors``)
 ============  ===============================================================================================
 """
 
@@ -42,7 +43,7 @@ import pandas as pd
 from interdep.errors import EstimationError, InputError
 from interdep.models import cross_section as cs
 from interdep.models.bayes.censored import UNIT_EFFECTS
-from interdep.models.bayes.conv import fit_sar_conv
+from interdep.models.bayes.conv import fit_convex
 from interdep.models.bayes.fit import BAYES_ESTIMATORS, fit_bayes, identified_sample
 from interdep.models.design import EFFECTS, Design, build_design
 from interdep.models.diagnostics import OLSParts, bsk_conditional_tests, bsk_tests, transformed_lm_tests
@@ -62,8 +63,9 @@ from interdep.models.result import Estimate
 
 __all__ = ["ESTIMATORS", "SPEC_KEYS", "FitResult", "fit_model", "spec_schema"]
 
+CONVEX_ESTIMATORS = ("sar_conv", "sdm_conv")  # W = sum_k gamma_k W_k, MCMC (interdep.models.bayes.conv)
 ESTIMATORS = ("ols", "slx", "sar_ml", "sdm_ml", "sem_ml", "sar_gmm", "sac", "sac_ml", "sar_tobit", "sar_probit",
-              "sar_conv")
+              *CONVEX_ESTIMATORS)
 SPEC_KEYS = (
     "id", "estimator", "weights", "outcome", "regressors", "years", "effects",
     "dynamic", "wx_regressors", "lee_yu", "impact_draws", "w_lags", "description", "label", "complete_cases",
@@ -163,15 +165,15 @@ def _check_spec(spec: Mapping[str, Any]) -> str:
     if est in BAYES_ESTIMATORS and len(spec.get("weights", [])) != 1:
         raise InputError(f"model {mid!r}: estimator {est!r} takes exactly one weights channel",
                          value=spec.get("weights"))
-    if est == "sar_conv" and len(spec.get("weights", [])) < 2:
-        raise InputError(f"model {mid!r}: estimator 'sar_conv' needs two or more weights channels",
+    if est in CONVEX_ESTIMATORS and len(spec.get("weights", [])) < 2:
+        raise InputError(f"model {mid!r}: estimator {est!r} needs two or more weights channels",
                          value=spec.get("weights"))
     if spec.get("missing", "listwise") not in MISSING_OUTCOMES:
         raise InputError(f"model {mid!r}: unknown missing {spec.get('missing')!r}; expected listwise or impute",
                          value=spec.get("missing"))
     if spec.get("missing") == "impute" and est not in BAYES_ESTIMATORS:
         raise InputError(f"model {mid!r}: 'missing: impute' applies to sar_tobit / sar_probit only", value=est)
-    if est not in (*BAYES_ESTIMATORS, "sar_conv") and (spec.get("mcmc") or spec.get("priors")):
+    if est not in (*BAYES_ESTIMATORS, *CONVEX_ESTIMATORS) and (spec.get("mcmc") or spec.get("priors")):
         raise InputError(f"model {mid!r}: 'mcmc' and 'priors' apply to sar_tobit / sar_probit only", value=est)
     if spec.get("unit_effects", "fixed") != "fixed" and est not in BAYES_ESTIMATORS:
         raise InputError(f"model {mid!r}: 'unit_effects' applies to sar_tobit / sar_probit only", value=est)
@@ -380,7 +382,7 @@ def fit_model(
     impute = spec.get("missing") == "impute"
     random = spec.get("effects") in RANDOM_EFFECTS  # the design has a constant; the effects enter the likelihood
     design = build_design({**spec, "effects": "none"} if random else spec, panel, graphs,
-                          spatial_x=est_name in ("slx", "sdm_ml"), dynamic=bool(spec.get("dynamic", False)),
+                          spatial_x=est_name in ("slx", "sdm_ml", "sdm_conv"), dynamic=bool(spec.get("dynamic", False)),
                           impute_outcome=impute)
     draws = None
     if est_name in BAYES_ESTIMATORS:
@@ -391,8 +393,8 @@ def fit_model(
             design.notes.insert(0, note)
         bayes = fit_bayes(est_name, spec, design)
         estimate, impacts, draws = bayes.estimate, bayes.impacts, bayes.chains.frame()
-    elif est_name == "sar_conv":
-        bayes = fit_sar_conv(spec, design)
+    elif est_name in CONVEX_ESTIMATORS:
+        bayes = fit_convex(spec, design)
         estimate, impacts, draws = bayes.estimate, bayes.impacts, bayes.chains.frame()
     else:
         estimate, impacts = _dispatch_named(est_name, spec, design, seed)
@@ -410,10 +412,10 @@ def fit_model(
     else:
         profile = pd.DataFrame(columns=["channel", "rho", "log_likelihood"])
     fit = _fit_json(spec, est_name, design, estimate, impacts, seconds, seed)
-    if est_name in (*BAYES_ESTIMATORS, "sar_conv"):
+    if est_name in (*BAYES_ESTIMATORS, *CONVEX_ESTIMATORS):
         fit["mcmc"] = bayes.mcmc
         fit["log_likelihood"] = fit["aic"] = None  # no likelihood maximised: the posterior is summarised
-    if est_name == "sar_conv":
+    if est_name in CONVEX_ESTIMATORS:
         fit["rho"] = bayes.mcmc["rho_by_channel"]
     if random:
         fit.update(_random_effects_json(spec, est_name, panel, graphs, estimate))

@@ -377,8 +377,8 @@ def channel_choice_plot(table: pd.DataFrame, png_path: str | Path,
                         averaged: pd.DataFrame | None = None, model_labels: Mapping[str, str] | None = None) -> None:
     """Posterior probability of every channel-choice candidate (grouped by model type); beside it, when
     ``averaged`` (tables/channel_bma) has subsets of several channels, each channel's posterior inclusion
-    probability; then the posterior densities of the ``gamma_<channel>`` shares of each ``sar_conv`` model
-    (``gamma_draws``: model id -> its draws.parquet; titled by ``model_labels``, the config's ``label:``)."""
+    probability; then the posterior densities of the ``gamma_<channel>`` shares of each ``sar_conv`` / ``sdm_conv``
+    model (``gamma_draws``: model id -> its draws.parquet; titled by ``model_labels``, the config's ``label:``)."""
     model_labels = model_labels or {}
     gamma_draws = {m: d for m, d in (gamma_draws or {}).items() if any(c.startswith("gamma_") for c in d.columns)}
     types = list(dict.fromkeys(table["model_type"]))

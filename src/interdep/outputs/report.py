@@ -47,7 +47,7 @@ FIGURES = {
               "outputs.truth, outputs.truth_model"),
     "channel_choice": ("Which channel? Posterior probability of each candidate channel and model type, each "
                        "channel's posterior inclusion probability (with subsets of channels), and the posterior of "
-                       "each channel's share gamma in every sar_conv model.",
+                       "each channel's share gamma in every sar_conv / sdm_conv model.",
                        "channel_choice", "scripts/channel_choice.py", "outputs.channel_choice"),
 }
 

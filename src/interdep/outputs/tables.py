@@ -27,7 +27,8 @@ EFFECT_LABELS = {"none": "none", "unit": "state", "time": "year", "twoway": "sta
 # estimator key -> its name in words; estimators not listed are shown by their key
 ESTIMATOR_NAMES = {"ols": "OLS", "slx": "SLX, OLS", "sar_ml": "SAR, ML", "sdm_ml": "SDM, ML", "sem_ml": "SEM, ML",
                    "sar_gmm": "SAR, S2SLS", "sac": "SAC, GMM", "sac_ml": "SAC, ML", "sar_tobit": "SAR Tobit, Bayes",
-                   "sar_probit": "SAR probit, Bayes", "sar_conv": "SAR convex W, Bayes"}
+                   "sar_probit": "SAR probit, Bayes", "sar_conv": "SAR convex W, Bayes",
+                   "sdm_conv": "SDM convex W, Bayes"}
 # estimator key (or fit.json's se) -> what its standard errors are, when not the classic (information-matrix / OLS)
 SE_KINDS = {"sar_gmm": "heteroskedasticity-robust (White) standard errors",
             "sac": "heteroskedasticity-robust GMM standard errors",
@@ -56,8 +57,9 @@ def term_label(term: str, labels: Mapping[str, str]) -> str:
     """Readable name of a coefficient term: codebook label; spatial parameters, W-lags and time lags spelled out.
 
     ``rho_<channel>`` -> "ρ (channel)", ``lambda_<channel>`` -> "λ (channel)", ``W_<channel>_<x>`` -> "W·<label of
-    x> (channel)", ``<x>_lag<k>`` -> "<label of x>, t-k"; of the convex-combination model (sar_conv), ``rho`` ->
-    "ρ (convex W)" and ``gamma_<channel>`` -> "γ (channel)", the channel's share. Channel names may contain
+    x> (channel)", ``<x>_lag<k>`` -> "<label of x>, t-k"; of the convex-combination models (sar_conv, sdm_conv),
+    ``rho`` -> "ρ (convex W)", ``W_<x>`` -> "W·<label of x> (convex W)" and ``gamma_<channel>`` -> "γ (channel)", the
+    channel's share. Channel names may contain
     underscores.
     """
     if term == "const":
@@ -72,6 +74,8 @@ def term_label(term: str, labels: Mapping[str, str]) -> str:
     lag = re.match(r"(.+)_lag(\d+)$", term)
     if lag and _resolves(lag.group(1), labels):
         return f"{term_label(lag.group(1), labels)}, t-{lag.group(2)}"
+    if term.startswith("W_") and _resolves(term[2:], labels):  # sdm_conv: the lag W(gamma) x of the convex W
+        return f"W·{term_label(term[2:], labels)} (convex W)"
     if term.startswith("W_"):
         parts = term[2:].split("_")
         for cut in range(1, len(parts)):

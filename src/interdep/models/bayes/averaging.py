@@ -21,8 +21,9 @@ Jeffreys ``sigma``, ``rho`` uniform on its admissible interval, ``gamma`` unifor
   ``W_t(gamma) = V diag(lam) V^-1`` (a dense inverse per draw where ``W_t(gamma)`` is defective): direct
   ``beta tr(S)/n + theta tr(S W)/n``, total ``beta 1'S1/n + theta 1'SW1/n``, ``S = (I - rho W)^-1``; the indirect
   impact carried by channel ``k`` is its share of the spillover's first step,
-  ``gamma_k (rho beta 1'W_k S 1 + theta 1'W_k S W 1) / sum_j (...)`` (``S(beta + theta W) = beta I +
-  sum_k gamma_k W_k S (rho beta + theta W)``; for the SAR the share of :mod:`~interdep.models.bayes.conv`).
+  ``gamma_k 1'W_k S 1 / sum_j gamma_j 1'W_j S 1`` (``S(beta I + theta W) = beta I + sum_k gamma_k W_k S
+  (rho beta + theta)``; :func:`~interdep.models.bayes.conv.spillover_impacts`, the same for ``sar_conv`` and
+  ``sdm_conv``).
 
 Averaging: candidates are taken in decreasing probability until the probability left out is below ``WINDOW``
 (Occam's window; its mass is reported); the averaged posterior is the mixture of their draws with weights
@@ -40,6 +41,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from interdep.models.bayes.conv import spillover_impacts, trace_functionals
 from interdep.models.bayes.marginal import Candidate, ChannelChoice, _mixture_design
 from interdep.models.panel_ml import _parts, distinct_years, single_thread_blas, spectrum
 
@@ -64,9 +66,10 @@ def _systematic(weights: np.ndarray, draws: int, rng: np.random.Generator) -> np
 
 
 def _trace_coefficients(mats: Sequence[np.ndarray], gamma: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """For one year: eigenvalues ``lam`` of ``W = sum_k gamma_k W_k`` and the coefficients ``c`` (n, 4 + 2C) with
-    ``[tr S, tr SW, 1'S1, 1'SW1, 1'W_k S 1 (k), 1'W_k S W 1 (k)] = sum_i c_i / (1 - rho lam_i)``; ``c`` is ``None``
-    when ``W`` is defective (dense inverses then)."""
+    """For one year: eigenvalues ``lam`` of ``W = sum_k gamma_k W_k`` and the coefficients ``c`` (n, 4 + C) with
+    ``[tr S, tr SW, 1'S1, 1'SW1, 1'W_k S 1 (k)] = sum_i c_i / (1 - rho lam_i)``
+    (:func:`~interdep.models.bayes.conv.trace_functionals`); ``c`` is ``None`` when ``W`` is defective (dense
+    inverses then, and ``W`` is returned in place of ``lam``)."""
     w = sum(g * m for g, m in zip(gamma, mats, strict=True))
     s = spectrum(sp.csr_array(w), vectors=True)
     if s.V is None:
@@ -75,25 +78,21 @@ def _trace_coefficients(mats: Sequence[np.ndarray], gamma: np.ndarray) -> tuple[
     right1, rightw = s.Vinv @ ones, s.Vinv @ (w @ ones)
     lefts = [ones @ s.V] + [(ones @ m) @ s.V for m in mats]
     cols = [np.ones_like(s.lam), s.lam, lefts[0] * right1, lefts[0] * rightw]
-    cols += [left * right1 for left in lefts[1:]] + [left * rightw for left in lefts[1:]]
+    cols += [left * right1 for left in lefts[1:]]
     return s.lam, np.column_stack(cols)
 
 
 def _factors(years: list, gamma: np.ndarray, rho: np.ndarray, n_obs: int) -> np.ndarray:
-    """``(len(rho), 4 + 2C)``: the trace functionals of :func:`_trace_coefficients` summed over the years (with
+    """``(len(rho), 4 + C)``: the trace functionals of :func:`_trace_coefficients` summed over the years (with
     their multiplicities) and divided by ``n_obs``."""
-    out = np.zeros((len(rho), 4 + 2 * len(gamma)))
+    out = np.zeros((len(rho), 4 + len(gamma)))
     for mats, mult in years:
         lam, coef = _trace_coefficients(mats, gamma)
         if coef is not None:
             out += mult * np.real((1.0 / (1.0 - rho[:, None] * lam[None, :])) @ coef)
             continue
-        w, ones = lam, np.ones(lam.shape[0])  # defective: dense inverse per draw
-        for d, r in enumerate(rho):
-            s = np.linalg.inv(np.eye(len(ones)) - r * w)
-            s1, sw1 = s @ ones, s @ (w @ ones)
-            out[d] += mult * np.array([np.trace(s), np.trace(s @ w), s1.sum(), sw1.sum(),
-                                       *[(m @ s1).sum() for m in mats], *[(m @ sw1).sum() for m in mats]])
+        for d, r in enumerate(rho):  # defective: a dense inverse per draw
+            out[d] += mult * trace_functionals(lam, mats, r)
     return out / n_obs
 
 
@@ -142,15 +141,10 @@ def candidate_draws(candidate: Candidate, all_channels: Sequence[str], draws: in
             for x in regressors:
                 out[f"W_{x}"] = beta[:, mix.names.index(f"W_{lag}_{x}")]
         out["sigma2"] = sigma2
-        C = len(subset)
         for x in regressors:
             b = beta[:, mix.names.index(x)]
             theta = beta[:, mix.names.index(f"W_{lag}_{x}")] if mt == "sdm" else np.zeros(k)
-            direct = b * f[:, 0] + theta * f[:, 1]
-            total = b * f[:, 2] + theta * f[:, 3]
-            first = g[None, :] * (rho[:, None] * b[:, None] * f[:, 4:4 + C] + theta[:, None] * f[:, 4 + C:])
-            tot = first.sum(axis=1)
-            share = np.divide(first, tot[:, None], out=np.full_like(first, 1.0 / C), where=tot[:, None] != 0)
+            direct, total, share = spillover_impacts(b, theta, g, f)
             out[f"{x}|direct"], out[f"{x}|indirect"], out[f"{x}|total"] = direct, total - direct, total
             for c in all_channels:
                 out[f"{x}|indirect|{c}"] = (total - direct) * share[:, subset.index(c)] if c in subset \

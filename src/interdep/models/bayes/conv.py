@@ -39,7 +39,7 @@ when no state is an island).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from math import comb
 from typing import Any
@@ -60,7 +60,8 @@ from interdep.models.bayes.fit import BayesFit
 from interdep.models.design import Design
 from interdep.models.panel_ml import distinct_years, matrix_key, single_thread_blas
 
-__all__ = ["ConvexLogJacobian", "ConvexSAR", "conv_impacts", "fit_sar_conv", "series_order"]
+__all__ = ["ConvexLogJacobian", "ConvexSAR", "ConvexSDM", "conv_impacts", "fit_conv", "fit_convex", "series_order",
+           "spillover_impacts", "trace_functionals"]
 
 _ADAPT_EVERY = 100
 _TARGET_SCALE = 2.38
@@ -263,20 +264,29 @@ class ConvexSAR:
         self.channels = list(design.channels)
         self.C = len(self.channels)
         self.burn_in = burn_in
-        self.gibbs = LinearGibbs(design.X, design.names, design.projector, design.model_id)
         self.wy = np.column_stack([design.lag(c, design.y) for c in self.channels])
-        resid = self.gibbs.residual(np.column_stack([design.y, self.wy]))
-        self.gram = resid.T @ resid
-        self.half_df = 0.5 * self.gibbs.df
+        self.coefficient_names = self._setup_linear()
         self.years = distinct_years(design)  # (per-channel dense W, multiplicity) per distinct year
         with single_thread_blas():
             self.jacobian = ConvexLogJacobian(design, self.channels, adjust=adjust)
-        self.names = [*design.names, "rho", *[f"gamma_{c}" for c in self.channels], "sigma2"]
+        self.names = [*self.coefficient_names, "rho", *[f"gamma_{c}" for c in self.channels], "sigma2"]
         d = self.C  # rho and C - 1 log-ratios
         self._cov = np.diag([0.02**2] + [0.2**2] * (d - 1))
         self._history: list[np.ndarray] = []
         self._independence: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.exact_evaluations = 0
+
+    estimator = "sar_conv"
+
+    def _setup_linear(self) -> list[str]:
+        """The pieces of the quadratic form and of the Gibbs step (the SAR's design does not depend on
+        ``gamma``); returns the coefficients' names."""
+        d = self.design
+        self.gibbs = LinearGibbs(d.X, d.names, d.projector, d.model_id)
+        resid = self.gibbs.residual(np.column_stack([d.y, self.wy]))
+        self.gram = resid.T @ resid
+        self.half_df = 0.5 * self.gibbs.df
+        return list(d.names)
 
     # ------------------------------------------------------------------------------------------ target
 
@@ -418,22 +428,14 @@ class ConvexSAR:
         return np.concatenate([s.beta, [s.rho], s.gamma, [s.sigma2]])
 
     def extra(self, s: _State) -> np.ndarray:
-        """Impact factors at this draw: mean diag(S), mean row sum of S, and each channel's share of the
-        spillover (``S = (I - rho W(gamma))^-1``)."""
+        """Impact functionals at this draw, :func:`trace_functionals` averaged over the state-years."""
+        out = np.zeros(4 + self.C)
         n = 0
-        diag = total = 0.0
-        first = np.zeros(self.C)
         for mats, mult in self.years:
             w = sum(g * m for g, m in zip(s.gamma, mats, strict=True))
-            nt = w.shape[0]
-            inv = np.linalg.inv(np.eye(nt) - s.rho * w)
-            rows = inv.sum(axis=1)
-            diag += mult * np.trace(inv)
-            total += mult * rows.sum()
-            first += mult * s.rho * s.gamma * np.array([(m @ rows).sum() for m in mats])
-            n += mult * nt
-        share = first / first.sum() if first.sum() != 0 else np.full(self.C, 1.0 / self.C)
-        return np.concatenate([[diag / n, total / n], share])
+            out += mult * trace_functionals(w, mats, s.rho)
+            n += mult * w.shape[0]
+        return out / n
 
     def run(self, *, draws: int, burn_in: int, chains: int, thin: int, seed: int,
             impact_draws: int = 1000) -> Chains:
@@ -444,11 +446,102 @@ class ConvexSAR:
                           extra_every=every)
 
 
+class ConvexSDM(ConvexSAR):
+    """The ``sdm_conv`` sampler: ``y = rho W(gamma) y + X beta + W(gamma) X_w theta + D alpha + e``, the spatial
+    Durbin model with the same convex combination in the lag of ``y`` and of the regressors ``X_w``
+    (``wx_regressors``; Debarsy & LeSage 2018), the marginal likelihood's SDM candidate of a channel subset
+    (:func:`~interdep.models.bayes.marginal.subset_marginal`). The design depends on ``gamma`` through
+    ``W(gamma) X_w = sum_k gamma_k W_k X_w``, so the quadratic form with ``beta``, ``theta`` and the effects
+    integrated out is computed from one Gram matrix of the projected ``[y, W_k y, X, W_k X_w]`` (``Q`` the
+    effects' residual maker): with ``a = (1, -rho gamma)`` and ``M(gamma)`` the map from
+    ``[X, W_1 X_w, ..., W_C X_w]`` to ``[X, W(gamma) X_w]``, ``SSR = a'G_yy a - c'(M'G_xx M)^-1 c``,
+    ``c = M'G_xy a``. Step 2 draws ``sigma2 = SSR / chi2(n - p)`` and ``(beta, theta) ~ N(b, sigma2
+    (M'G_xx M)^-1)``, their exact joint conditional given ``(rho, gamma)`` with the effects integrated out
+    (so the effects are not drawn). Step 1 and the log-Jacobian are the SAR's.
+    """
+
+    estimator = "sdm_conv"
+
+    def _setup_linear(self) -> list[str]:
+        d = self.design
+        base = [j for j, nm in enumerate(d.names) if not nm.startswith("W_")]
+        lagged = {f"W_{c}_{x}" for c in self.channels for x in d.regressors}
+        other = [nm for nm in d.names if nm.startswith("W_") and nm not in lagged]
+        if other:
+            raise InputError(f"model {d.model_id!r}: sdm_conv takes no spatially lagged terms other than W x "
+                             "(e.g. no dynamic W y_t-1)", value=other)
+        self.wx = [x for x in d.regressors if f"W_{self.channels[0]}_{x}" in d.names]
+        lags = [[d.names.index(f"W_{c}_{x}") for x in self.wx] for c in self.channels]
+        z = d.projector(np.column_stack([d.y, self.wy, d.X[:, base], *[d.X[:, cols] for cols in lags]]))
+        self.gram = z.T @ z
+        kb, kw = len(base), len(self.wx)
+        self._map = np.zeros((kb + self.C * kw, kb + kw))  # [X, W_1 X_w, ...] -> [X, W(gamma) X_w] at gamma = 1
+        self._map[:kb, :kb] = np.eye(kb)
+        p = kb + kw + d.projector.n_effects
+        self.half_df = 0.5 * (d.n_obs - p)
+        if self.half_df <= 0:
+            raise InputError(f"model {d.model_id!r}: {d.n_obs} observations for {p} coefficients and effects",
+                             value=d.n_obs)
+        return [d.names[j] for j in base] + [f"W_{x}" for x in self.wx]
+
+    def _normal_equations(self, rho: float, gamma: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """``a'G_yy a``, ``M'G_xx M`` and ``M'G_xy a`` at ``(rho, gamma)``."""
+        C, kb, kw = self.C, self._map.shape[1] - len(self.wx), len(self.wx)
+        m = self._map.copy()
+        for k in range(C):
+            m[kb + k * kw:kb + (k + 1) * kw, kb:] = gamma[k] * np.eye(kw)
+        a = np.concatenate([[1.0], -rho * gamma])
+        gyy, gxy, gxx = self.gram[:C + 1, :C + 1], self.gram[C + 1:, :C + 1], self.gram[C + 1:, C + 1:]
+        return float(a @ gyy @ a), m.T @ gxx @ m, m.T @ (gxy @ a)
+
+    def _quadratic(self, rho: float, gamma: np.ndarray) -> float:
+        yy, xx, xy = self._normal_equations(rho, gamma)
+        ssr = yy - float(xy @ np.linalg.solve(xx, xy))
+        return -self.half_df * np.log(ssr) if ssr > 0 else -np.inf
+
+    def _linear(self, rho: float, gamma: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+        yy, xx, xy = self._normal_equations(rho, gamma)
+        chol = np.linalg.cholesky(xx)
+        b = np.linalg.solve(xx, xy)
+        sigma2 = (yy - float(xy @ b)) / rng.chisquare(2 * self.half_df)
+        beta = b + np.sqrt(sigma2) * np.linalg.solve(chol.T, rng.standard_normal(len(b)))
+        return beta, sigma2
+
+
+def trace_functionals(w: np.ndarray, mats: Sequence[np.ndarray], rho: float) -> np.ndarray:
+    """For one year's dense ``W = sum_k gamma_k W_k`` (``mats``: the ``W_k``) and ``rho``: ``[tr S, tr SW, 1'S1,
+    1'SW1, 1'W_k S 1 (k = 1..C)]``, ``S = (I - rho W)^-1`` (a dense inverse)."""
+    s = np.linalg.inv(np.eye(w.shape[0]) - rho * w)
+    s1 = s.sum(axis=1)
+    return np.array([np.trace(s), float(np.sum(s * w.T)), s1.sum(), float(s.sum(axis=0) @ w.sum(axis=1)),
+                     *[float(m.sum(axis=0) @ s1) for m in mats]])
+
+
+def spillover_impacts(beta: np.ndarray, theta: np.ndarray | float, gamma: np.ndarray, f: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Direct and total impacts of a regressor and each channel's share of its spillover, per draw.
+
+    ``f`` (draws, 4 + C): :func:`trace_functionals` averaged over the state-years; ``beta``, ``theta`` (0 for the
+    SAR) and ``gamma`` (C,) or (draws, C) per draw. Direct ``beta tr(S)/n + theta tr(SW)/n``, total
+    ``beta 1'S1/n + theta 1'SW1/n`` (LeSage & Pace 2009). Since ``SW = WS`` and ``S = I + rho WS``,
+    ``S(beta I + theta W) = beta I + sum_k gamma_k W_k S (rho beta + theta)``: every spillover starts with one step
+    along one channel, and channel ``k`` carries ``gamma_k 1'W_k S 1 / sum_j gamma_j 1'W_j S 1`` of it, for the
+    SAR and the SDM alike (``gamma_k`` itself when no state is an island).
+    """
+    direct = beta * f[:, 0] + theta * f[:, 1]
+    total = beta * f[:, 2] + theta * f[:, 3]
+    first = gamma * f[:, 4:]
+    tot = first.sum(axis=1, keepdims=True)
+    share = np.divide(first, tot, out=np.full_like(first, 1.0 / first.shape[1]), where=tot != 0)
+    return direct, total, share
+
+
 def conv_impacts(chains: Chains, model: ConvexSAR, level: float = 0.95) -> pd.DataFrame:
     """Direct / indirect / total impacts per regressor (channel = the channels joined by ``+``), and the indirect
     impact carried by each channel (channel = its name), with posterior sds and equal-tailed intervals."""
-    factors = chains.extra["values"].reshape(-1, 2 + model.C)
+    factors = chains.extra["values"].reshape(-1, 4 + model.C)
     params = chains.extra["params"].reshape(-1, chains.draws.shape[2])
+    gamma = params[:, [chains.names.index(f"gamma_{c}") for c in model.channels]]
     lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
     rows: list[dict[str, Any]] = []
 
@@ -459,36 +552,45 @@ def conv_impacts(chains: Chains, model: ConvexSAR, level: float = 0.95) -> pd.Da
 
     for x in model.design.regressors:
         b = params[:, chains.names.index(x)]
-        direct, total = b * factors[:, 0], b * factors[:, 1]
+        theta = params[:, chains.names.index(f"W_{x}")] if f"W_{x}" in chains.names else 0.0
+        direct, total, share = spillover_impacts(b, theta, gamma, factors)
         for effect, v in (("direct", direct), ("indirect", total - direct), ("total", total)):
             add(x, "+".join(model.channels), effect, v)
         for k, c in enumerate(model.channels):
-            add(x, c, "indirect", (total - direct) * factors[:, 2 + k])
+            add(x, c, "indirect", (total - direct) * share[:, k])
     return pd.DataFrame(rows)
 
 
-def fit_conv(design: Design, mcmc: Mapping[str, int], impact_draws: int = 1000) -> tuple[Chains, ConvexSAR]:
-    """Build the sampler and run its chains (summaries: :mod:`interdep.models.bayes.fit`)."""
-    model = ConvexSAR(design, mcmc["burn_in"])
+SAMPLERS = {"sar_conv": ConvexSAR, "sdm_conv": ConvexSDM}
+
+
+def fit_conv(design: Design, mcmc: Mapping[str, int], impact_draws: int = 1000, estimator: str = "sar_conv"
+             ) -> tuple[Chains, ConvexSAR]:
+    """Build the sampler (``sar_conv`` or ``sdm_conv``) and run its chains (summaries:
+    :mod:`interdep.models.bayes.fit`)."""
+    model = SAMPLERS[estimator](design, mcmc["burn_in"])
     chains = model.run(draws=mcmc["draws"], burn_in=mcmc["burn_in"], chains=mcmc["chains"], thin=mcmc["thin"],
                        seed=mcmc["seed"], impact_draws=impact_draws)
     return chains, model
 
 
-def fit_sar_conv(spec: Mapping[str, Any], design: Design) -> BayesFit:
-    """Run ``sar_conv`` with the spec's ``mcmc`` settings; summaries, convergence and fit.json's ``mcmc`` block
-    as for the other MCMC estimators (:mod:`interdep.models.bayes.fit`)."""
+def fit_convex(spec: Mapping[str, Any], design: Design) -> BayesFit:
+    """Run ``sar_conv`` / ``sdm_conv`` (``spec["estimator"]``) with the spec's ``mcmc`` settings; summaries,
+    convergence and fit.json's ``mcmc`` block as for the other MCMC estimators (:mod:`interdep.models.bayes.fit`)."""
+    estimator = str(spec.get("estimator", "sar_conv"))
     mcmc = mcmc_settings(spec)
     if spec.get("priors"):
-        raise InputError(f"model {spec.get('id')!r}: sar_conv has fixed priors (no 'priors' key)",
+        raise InputError(f"model {spec.get('id')!r}: {estimator} has fixed priors (no 'priors' key)",
                          value=spec["priors"])
-    chains, model = fit_conv(design, mcmc, int(spec.get("impact_draws", 1000)) or 1000)
-    estimate, diag, block = summarise_chains(chains, mcmc, estimator="sar_conv", n_obs=design.n_obs,
+    chains, model = fit_conv(design, mcmc, int(spec.get("impact_draws", 1000)) or 1000, estimator)
+    estimate, diag, block = summarise_chains(chains, mcmc, estimator=estimator, n_obs=design.n_obs,
                                              sigma2_term=None)
     pooled = chains.pooled
     rho = pooled[:, chains.names.index("rho")]
+    effects = ("flat (unit and/or year dummies drawn with beta)" if estimator == "sar_conv"
+               else "flat (integrated out, not drawn)")
     block.update({
-        "priors": {"beta": "flat", "effects": "flat (unit and/or year dummies drawn with beta)",
+        "priors": {"beta": "flat", "effects": effects,
                    "sigma2": "Jeffreys 1/sigma2", "gamma": "uniform on the simplex (Dirichlet(1, ..., 1))",
                    "rho": "uniform on (-1, 1)"},
         "gamma": {c: float(pooled[:, chains.names.index(f"gamma_{c}")].mean()) for c in model.channels},
@@ -497,10 +599,11 @@ def fit_sar_conv(spec: Mapping[str, Any], design: Design) -> BayesFit:
         "log_jacobian": model.jacobian_facts(float(np.abs(rho).max())),
     })
     estimate.sigma2 = float(pooled[:, chains.names.index("sigma2")].mean())
+    lags = "W = sum_k gamma_k W_k" + (" in W y and in W x (terms W_<x>)" if estimator == "sdm_conv" else "")
     estimate.diagnostics["notes"] = [
         "posterior summaries: estimate = posterior mean, std_error = posterior sd, conf_low/conf_high = 95% "
         "equal-tailed credible interval, p_value = two-sided posterior tail probability",
-        "W = sum_k gamma_k W_k; fit.json rho = posterior mean of rho * gamma_k per channel (the channel's rho in "
+        f"{lags}; fit.json rho = posterior mean of rho * gamma_k per channel (the channel's rho in "
         "the several-rho model); impacts: indirect split over channels by first-step shares",
     ]
     impacts = conv_impacts(chains, model)
