@@ -108,6 +108,40 @@ def test_true_values():
     assert math.isnan(true_value(design, "sigma2"))
 
 
+def test_true_values_of_the_convex_combination_terms():
+    design, _ = one_design(channels={"a": {"rho": 0.3}, "b": {"rho": 0.2}}, beta=[1.0, -0.5],
+                           theta=[0.3, -0.06, 0.2, -0.04])  # theta_c = gamma_c (0.5, -0.1)
+    assert true_value(design, "rho") == pytest.approx(0.5)
+    assert true_value(design, "gamma_a") == pytest.approx(0.6)
+    assert true_value(design, "W_x1") == pytest.approx(0.5) and true_value(design, "W_x2") == pytest.approx(-0.1)
+    assert true_value(design, "W_a_x1") == 0.3
+    other, _ = one_design(channels={"a": {"rho": 0.3}, "b": {"rho": 0.2}}, beta=[1.0, -0.5],
+                          theta=[0.2, -0.06, 0.3, -0.04])  # not a convex SDM: W_x1 has no true value
+    assert math.isnan(true_value(other, "W_x1"))
+
+
+def test_convex_estimators_run_in_a_study():
+    """sar_conv / sdm_conv through run_chunk (what the Monte Carlo workflow calls), 2 replications, short chains:
+    every term has its true value and lies within 4 posterior sd of it."""
+    mcmc = {"draws": 400, "burn_in": 300, "chains": 2, "seed": 1}
+    designs, estimators = parse_study({
+        "estimators": {"sar_conv": {"estimator": "sar_conv", "effects": "twoway", "mcmc": mcmc},
+                       "sdm_conv": {"estimator": "sdm_conv", "effects": "twoway", "mcmc": mcmc}},
+        "designs": [{"id": "sar", "n": 60, "t": 5, "effects": "twoway", "beta": [1.0, -0.5],
+                     "channels": {"a": {"rho": 0.3, "varying": True}, "b": {"rho": 0.2, "varying": True}},
+                     "estimators": ["sar_conv"]},
+                    {"id": "sdm", "n": 60, "t": 5, "effects": "twoway", "beta": [1.0, -0.5],
+                     "channels": {"a": {"rho": 0.3, "varying": True}, "b": {"rho": 0.2, "varying": True}},
+                     "theta": [0.3, -0.06, 0.2, -0.04], "estimators": ["sdm_conv"]}]})
+    reps = pd.concat([run_chunk(d, estimators, range(2), seed=20260101) for d in designs], ignore_index=True)
+    assert (reps["term"] != "<failed>").all()
+    assert reps["truth"].notna().all(), reps[reps["truth"].isna()]
+    assert set(reps.loc[reps["estimator"] == "sdm_conv", "term"]) == {"x1", "x2", "W_x1", "W_x2", "rho", "gamma_a",
+                                                                      "gamma_b"}
+    z = (reps["estimate"] - reps["truth"]).abs() / reps["std_error"]
+    assert (z < 4).all(), reps.assign(z=z)[z >= 4]
+
+
 def test_summary_statistics_by_hand():
     reps = pd.DataFrame({
         "design": "d", "estimator": "e", "replication": [0, 1, 2, 3], "term": "rho_geo", "truth": 0.5,

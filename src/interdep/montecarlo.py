@@ -70,7 +70,7 @@ REPLICATION_COLUMNS = ["design", "estimator", "replication", "term", "truth", "e
 SUMMARY_COLUMNS = ["design", "estimator", "term", "truth", "replications", "failed", "mean", "bias", "bias_mcse",
                    "rmse", "sd", "mean_se", "coverage", "coverage_mcse"]
 W_KINDS = ("knn", "random", "ring")
-ESTIMATOR_OPTIONS = ("lee_yu", "w_missing", "se")  # model-entry options an estimator of a study may set
+ESTIMATOR_OPTIONS = ("lee_yu", "w_missing", "se", "mcmc")  # model-entry options an estimator of a study may set
 EFFECTS = ("none", "unit", "time", "twoway", "random", "random_time")  # random*: unit effects independent of X
 FIRST_YEAR = 2000
 OUTCOME = "y"
@@ -357,7 +357,12 @@ def model_spec(design: Design, name: str, estimator: Mapping[str, Any]) -> dict[
 
 
 def true_value(design: Design, term: str) -> float:
-    """The true value of a coefficient named ``term`` (NaN when the process has no such parameter)."""
+    """The true value of a coefficient named ``term`` (NaN when the process has no such parameter).
+
+    The convex-combination estimators' terms (``sar_conv`` / ``sdm_conv``): ``rho = sum_c rho_c``, ``gamma_c =
+    rho_c / rho`` and ``W_<x> = sum_c theta_c,x`` where the process is of that form (every ``theta_c`` equal to
+    ``gamma_c`` times that sum; otherwise NaN).
+    """
     if term == "const":
         return design.intercept
     if term in design.regressors:
@@ -365,6 +370,17 @@ def true_value(design: Design, term: str) -> float:
     for c in design.channels:
         if term == f"rho_{c.name}":
             return c.rho
+    rho = sum(c.rho for c in design.channels)
+    if term == "rho":
+        return rho
+    if term.startswith("gamma_") and rho != 0:
+        return next((c.rho / rho for c in design.channels if term == f"gamma_{c.name}"), math.nan)
+    if term.startswith("W_") and term[2:] in design.regressors and rho != 0:
+        j, k = design.regressors.index(term[2:]), len(design.beta)
+        theta = [design.theta[c * k + j] if design.theta else 0.0 for c in range(len(design.channels))]
+        convex = all(math.isclose(t, c.rho / rho * sum(theta), abs_tol=1e-12)
+                     for t, c in zip(theta, design.channels, strict=True))
+        return sum(theta) if convex else math.nan
     for c, ch in enumerate(design.channels):
         for j, x in enumerate(design.regressors):
             if term == f"W_{ch.name}_{x}":

@@ -458,6 +458,11 @@ class ConvexSDM(ConvexSAR):
     ``c = M'G_xy a``. Step 2 draws ``sigma2 = SSR / chi2(n - p)`` and ``(beta, theta) ~ N(b, sigma2
     (M'G_xx M)^-1)``, their exact joint conditional given ``(rho, gamma)`` with the effects integrated out
     (so the effects are not drawn). Step 1 and the log-Jacobian are the SAR's.
+
+    Convention: LeSage's code and spmixw's ``sdm_conv_panel`` give each channel its own ``theta_k``
+    (``W_1 X theta_1 + ... + W_C X theta_C``, i.e. the SAR sampler on ``X`` augmented with every ``W_k X``), so
+    ``gamma`` describes the lag of ``y`` only; here one ``theta`` and the same ``gamma`` carry both lags (``C - 1``
+    times ``k`` fewer coefficients), which makes each channel's share of the spillover one number.
     """
 
     estimator = "sdm_conv"
