@@ -22,6 +22,7 @@ from interdep.montecarlo import Design as MCDesign
 
 SPEC = {"id": "conv", "estimator": "sar_conv", "weights": ["a", "b"], "outcome": "y", "regressors": ["x1", "x2"],
         "effects": "twoway"}
+SDM_SPEC = {**SPEC, "id": "sdmconv", "estimator": "sdm_conv"}
 
 
 @pytest.fixture(scope="module")
@@ -86,16 +87,19 @@ def test_independence_proposal_mixes_gamma_better_than_the_random_walk_alone(wor
     assert short._independence is None
 
 
-def test_fit_model_outputs_and_seeded_draws_are_identical(world):
-    panel, graphs = world
-    spec = {**SPEC, "mcmc": {"draws": 300, "burn_in": 200, "chains": 2, "seed": 3}, "impact_draws": 50}
+@pytest.mark.parametrize(("world_name", "spec", "terms"), [
+    ("world", SPEC, ["x1", "x2", "rho", "gamma_a", "gamma_b"]),
+    ("sdm_world", SDM_SPEC, ["x1", "x2", "W_x1", "W_x2", "rho", "gamma_a", "gamma_b"]),
+])
+def test_fit_model_outputs_and_seeded_draws_are_identical(world_name, spec, terms, request):
+    panel, graphs = request.getfixturevalue(world_name)
+    spec = {**spec, "mcmc": {"draws": 300, "burn_in": 200, "chains": 2, "seed": 3}, "impact_draws": 50}
     first = fit_model(spec, panel, graphs)
     second = fit_model(spec, panel, graphs)
     pd.testing.assert_frame_equal(first.draws, second.draws, check_exact=True)
-    terms = first.estimate.coefficients()["term"].tolist()
-    assert terms == ["x1", "x2", "rho", "gamma_a", "gamma_b"]
+    assert first.estimate.coefficients()["term"].tolist() == terms
     fit = first.fit
-    assert fit["estimator"] == "sar_conv" and set(fit["rho"]) == {"a", "b"}
+    assert fit["estimator"] == spec["estimator"] and set(fit["rho"]) == {"a", "b"}
     assert {"ess_min", "rhat_max", "seconds", "priors", "gamma", "log_jacobian"} <= set(fit["mcmc"])
     jac = fit["mcmc"]["log_jacobian"]
     rho_max = float(first.draws["rho"].abs().max())
@@ -111,10 +115,11 @@ def test_fit_model_outputs_and_seeded_draws_are_identical(world):
         assert parts.sum() == pytest.approx(float(joint.iloc[0]), rel=1e-9)
 
 
-def test_sar_conv_needs_two_channels(world):
+@pytest.mark.parametrize("estimator", ["sar_conv", "sdm_conv"])
+def test_convex_estimators_need_two_channels(world, estimator):
     panel, graphs = world
     with pytest.raises(InputError, match="two or more"):
-        fit_model({**SPEC, "weights": ["a"]}, panel, graphs)
+        fit_model({**SPEC, "estimator": estimator, "weights": ["a"]}, panel, graphs)
 
 
 def _dense_jacobian(design, rho, gamma, adjust=True):
@@ -176,9 +181,6 @@ def test_convex_jacobian_balanced_fixed_w_is_lee_yus(effects):
 
 
 # ----------------------------------------------------------------------------------------------- sdm_conv
-SDM_SPEC = {**SPEC, "id": "sdmconv", "estimator": "sdm_conv"}
-
-
 @pytest.fixture(scope="module")
 def sdm_world():
     """A convex SDM: rho = 0.5, gamma = (0.6, 0.4), theta = (0.5, -0.3), i.e. per channel rho_c = rho gamma_c and
@@ -229,24 +231,6 @@ def test_sdm_conv_posterior_matches_the_exact_posterior_on_a_grid(sdm_world):
     # the truth (rho 0.5, gamma_a 0.6, theta 0.5 / -0.3) within 3 posterior sd: the data carry it
     for term, truth in (("rho", 0.5), ("gamma_a", 0.6), ("W_x1", 0.5), ("W_x2", -0.3), ("x1", 1.0)):
         assert abs(diag.loc[term, "mean"] - truth) < 3 * diag.loc[term, "sd"], (term, diag.loc[term, "mean"])
-
-
-def test_sdm_conv_through_fit_model(sdm_world):
-    """Terms, labels of fit.json, seeded identity, and the channels' indirect impacts adding up."""
-    panel, graphs = sdm_world
-    spec = {**SDM_SPEC, "mcmc": {"draws": 300, "burn_in": 200, "chains": 2, "seed": 3}, "impact_draws": 50}
-    first = fit_model(spec, panel, graphs)
-    second = fit_model(spec, panel, graphs)
-    pd.testing.assert_frame_equal(first.draws, second.draws, check_exact=True)
-    assert first.estimate.coefficients()["term"].tolist() == ["x1", "x2", "W_x1", "W_x2", "rho", "gamma_a", "gamma_b"]
-    assert first.fit["estimator"] == "sdm_conv" and set(first.fit["rho"]) == {"a", "b"}
-    imp = first.impacts
-    for x in ("x1", "x2"):
-        joint = imp[(imp["term"] == x) & (imp["channel"] == "a+b") & (imp["effect"] == "indirect")]["estimate"]
-        parts = imp[(imp["term"] == x) & imp["channel"].isin(["a", "b"])]["estimate"]
-        assert parts.sum() == pytest.approx(float(joint.iloc[0]), rel=1e-9)
-    with pytest.raises(InputError, match="two or more"):
-        fit_model({**spec, "weights": ["a"]}, panel, graphs)
 
 
 def test_spillover_shares_are_the_first_steps_of_the_spillover_also_with_islands():
