@@ -135,6 +135,10 @@ def test_impacts_one_table_per_model_with_spillovers():
     assert list(display.columns) == ["", "Direct", "Indirect", "Total"]
     assert list(display.iloc[0]) == ["Income", "0.500", "0.200", "0.700"]
     assert list(display.iloc[1]) == ["", "[0.300, 0.700]", "[0.000, 0.400]", "[0.500, 0.900]"]
+    long_run = numbers[numbers["model_id"] == "sar"].assign(effect=lambda d: "long_run_" + d["effect"])
+    dynamic = tbl.impacts_display(pd.concat([long_run, numbers[numbers["model_id"] == "sar"]]))  # long-run first
+    assert list(dynamic.columns) == ["", "Direct", "Indirect", "Total", "Long-run direct", "Long-run indirect",
+                                     "Long-run total"]
 
 
 def test_sample_descriptives_use_each_estimation_sample():

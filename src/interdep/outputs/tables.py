@@ -255,19 +255,24 @@ def has_spillovers(numbers: pd.DataFrame) -> bool:
 
 def impacts_display(numbers: pd.DataFrame) -> pd.DataFrame:
     """One model's impacts: a row per regressor (estimate over [95% interval]); columns direct, indirect (per
-    channel when there are several) and total."""
+    channel when there are several) and total, then a dynamic model's long-run direct, indirect and total."""
     cells: dict[tuple[str, str], tuple[str, str]] = {}
     columns: list[str] = []
     for r in numbers.itertuples(index=False):
         several = (numbers["channel"] != "all").any() and (numbers["channel"] == "all").any()
-        name = r.effect.capitalize()
+        name = ("Long-run " + r.effect.removeprefix("long_run_")) if r.effect.startswith("long_run_") \
+            else r.effect.capitalize()
         if r.effect == "indirect" and several:
             name = "Indirect, all" if r.channel == "all" else f"Indirect via {r.channel}"
         if name not in columns:
             columns.append(name)
         cells[(r.label, name)] = (f"{r.estimate:.3f}", f"[{r.conf_low:.3f}, {r.conf_high:.3f}]")
-    columns = sorted(columns, key=lambda c: (c.startswith("Total"), c.startswith("Indirect, all"),
-                                             c.startswith("Indirect"), c != "Direct"))
+    def order(c: str) -> tuple[bool, ...]:  # direct, indirect(s), total; the long-run ones after the short-run
+        base = c.removeprefix("Long-run ").capitalize()
+        return (c.startswith("Long-run "), base.startswith("Total"), base.startswith("Indirect, all"),
+                base.startswith("Indirect"), base != "Direct")
+
+    columns = sorted(columns, key=order)
     rows = []
     for variable in dict.fromkeys(numbers["label"]):
         rows.append([variable, *[cells.get((variable, c), ("", ""))[0] for c in columns]])
@@ -277,7 +282,8 @@ def impacts_display(numbers: pd.DataFrame) -> pd.DataFrame:
 
 IMPACTS_NOTE = ("Estimate over its 95% interval from simulated parameter draws (the standard errors are in "
                 "impacts.csv). Direct: average own effect; indirect: average spillover through the channel; "
-                "total: their sum.")
+                "total: their sum. Dynamic models: direct / indirect / total are short-run, the long-run ones "
+                "the steady-state effects (Elhorst 2014).")
 
 
 def sample_groups(samples: Mapping[str, pd.DataFrame]) -> list[list[str]]:
