@@ -110,7 +110,7 @@ def test_fit_model_outputs_and_seeded_draws_are_identical(world_name, spec, term
     assert isinstance(fit["converged"], bool) and (fit["converged"] or fit["message"])
     imp = first.impacts
     for x in ("x1", "x2"):
-        joint = imp[(imp["term"] == x) & (imp["channel"] == "a+b") & (imp["effect"] == "indirect")]["estimate"]
+        joint = imp[(imp["term"] == x) & (imp["channel"] == "all") & (imp["effect"] == "indirect")]["estimate"]
         parts = imp[(imp["term"] == x) & imp["channel"].isin(["a", "b"])]["estimate"]
         assert parts.sum() == pytest.approx(float(joint.iloc[0]), rel=1e-9)
 

@@ -162,9 +162,9 @@ def test_linear_impacts_for_slx():
     cov[1, 2] = cov[2, 1] = 0.01
     est = Estimate("slx", terms, np.array([1.0, 2.0, 0.5, -0.25]), cov, 1.0, 100, df_resid=96)
     frame = imp.linear_impacts(est, ["x"], ["a", "b"])
-    assert _value(frame, "x", "direct", "a+b") == 2.0
-    assert _value(frame, "x", "indirect", "a+b") == 0.25
-    assert _value(frame, "x", "total", "a+b") == 2.25
+    assert _value(frame, "x", "direct", "all") == 2.0
+    assert _value(frame, "x", "indirect", "all") == 0.25
+    assert _value(frame, "x", "total", "all") == 2.25
     assert _value(frame, "x", "indirect", "a") == 0.5
     total_se = frame[(frame.effect == "total")]["std_error"].iloc[0]
     np.testing.assert_allclose(total_se, np.sqrt(0.04 + 0.09 + 0.16 + 2 * 0.01))

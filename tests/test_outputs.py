@@ -141,6 +141,19 @@ def test_impacts_one_table_per_model_with_spillovers():
                                      "Long-run total"]
 
 
+def test_impacts_of_several_channels_keep_the_joint_indirect_impact_apart():
+    """channel 'all' (the whole system) and one column per channel's indirect impact: the per-channel rows must not
+    overwrite the joint one (they did where a model labelled its joint rows otherwise, e.g. 'a+b')."""
+    rows = [("m", "x", "Income", ch, eff, v, 0.1, v - 0.2, v + 0.2)
+            for ch, eff, v in (("all", "direct", 0.5), ("all", "indirect", 0.3), ("all", "total", 0.8),
+                               ("a", "indirect", 0.2), ("b", "indirect", 0.1))]
+    numbers = pd.DataFrame(rows, columns=["model_id", "term", "label", "channel", "effect", "estimate", "std_error",
+                                          "conf_low", "conf_high"])
+    display = tbl.impacts_display(numbers)
+    assert list(display.columns) == ["", "Direct", "Indirect via a", "Indirect via b", "Indirect, all", "Total"]
+    assert list(display.iloc[0]) == ["Income", "0.500", "0.200", "0.100", "0.300", "0.800"]
+
+
 def test_sample_descriptives_use_each_estimation_sample():
     panel = pd.DataFrame({"ccode": [2, 2, 20, 20], "year": [2000, 2001, 2000, 2001], "y": [1.0, 3.0, 5.0, 100.0],
                           "x": [0.0, 1.0, 2.0, 3.0]})

@@ -530,7 +530,7 @@ def linear_impacts(estimate: Estimate, regressors: list[str], channels: list[str
     dist = stats.t(estimate.df_resid) if estimate.df_resid else stats.norm()
     qz = dist.ppf(0.5 + level / 2)
     rows = []
-    label = "+".join(channels) if channels else "none"
+    label = "all" if len(channels) > 1 else (channels[0] if channels else "none")
     for x in regressors:
         b = terms.index(x)
         th = [terms.index(f"W_{c}_{x}") for c in channels if f"W_{c}_{x}" in terms]

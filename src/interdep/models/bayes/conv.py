@@ -542,8 +542,9 @@ def spillover_impacts(beta: np.ndarray, theta: np.ndarray | float, gamma: np.nda
 
 
 def conv_impacts(chains: Chains, model: ConvexSAR, level: float = 0.95) -> pd.DataFrame:
-    """Direct / indirect / total impacts per regressor (channel = the channels joined by ``+``), and the indirect
-    impact carried by each channel (channel = its name), with posterior sds and equal-tailed intervals."""
+    """Direct / indirect / total impacts per regressor (channel ``all``, as for the other multi-channel models),
+    and the indirect impact carried by each channel (channel = its name), with posterior sds and equal-tailed
+    intervals."""
     factors = chains.extra["values"].reshape(-1, 4 + model.C)
     params = chains.extra["params"].reshape(-1, chains.draws.shape[2])
     gamma = params[:, [chains.names.index(f"gamma_{c}") for c in model.channels]]
@@ -560,7 +561,7 @@ def conv_impacts(chains: Chains, model: ConvexSAR, level: float = 0.95) -> pd.Da
         theta = params[:, chains.names.index(f"W_{x}")] if f"W_{x}" in chains.names else 0.0
         direct, total, share = spillover_impacts(b, theta, gamma, factors)
         for effect, v in (("direct", direct), ("indirect", total - direct), ("total", total)):
-            add(x, "+".join(model.channels), effect, v)
+            add(x, "all", effect, v)
         for k, c in enumerate(model.channels):
             add(x, c, "indirect", (total - direct) * share[:, k])
     return pd.DataFrame(rows)
