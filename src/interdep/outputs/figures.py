@@ -196,7 +196,7 @@ def impacts_plot(impacts: pd.DataFrame, png_path: str | Path, model_labels: Mapp
             ax.errorbar(d["estimate"], pos, xerr=[d["estimate"] - d["conf_low"], d["conf_high"] - d["estimate"]],
                         fmt=marker, markersize=3, color=colour, label=effect, linewidth=1)
         ax.axvline(0, color="#999999", linewidth=0.5)
-        ax.set_title(model_labels.get(model_id, model_id), fontsize=7)
+        ax.set_title("\n".join(textwrap.wrap(model_labels.get(model_id, model_id), 26)), fontsize=7)  # no overlap
         ax.tick_params(labelsize=6)
     for ax in list(axes.flat)[len(models):]:
         ax.set_axis_off()
@@ -208,7 +208,8 @@ def impacts_plot(impacts: pd.DataFrame, png_path: str | Path, model_labels: Mapp
         ax.tick_params(axis="y", labelsize=7)
     handles, names = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, names, loc="upper center", ncol=3, frameon=False, fontsize=7, bbox_to_anchor=(0.5, 1.0))
-    fig.suptitle("Direct, indirect and total impacts, 95% intervals (simulated draws)", y=1.03)
+    fig.suptitle("Direct, indirect and total impacts, 95% intervals (simulated draws)",
+                 y=1 + 0.3 / fig.get_figheight())  # 0.3 in above the legend, whatever the number of panels
     fig.supxlabel("impact on the outcome (outcome units per unit of the regressor)", fontsize=7)
     fig.tight_layout()
     if outside:
