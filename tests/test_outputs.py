@@ -63,6 +63,19 @@ def test_regression_table_layout(models):
     assert "robust" not in t.attrs["note"]
 
 
+def test_regression_table_puts_every_spatial_parameter_after_the_regressors(models):
+    """A sar_conv and an sdm_conv side by side: the SDM's W-lags with the regressors, then the convex rho, all
+    gammas (the second model's new channel too) and the channels' rho's."""
+    conv = (fit("conv", estimator="sar_conv", mcmc={}), coefs(["x", "rho", "gamma_a", "gamma_b"], [0.4, 0.3, 0.6, 0.4],
+                                                              [0.1] * 4, [0.0] * 4))
+    sdm = (fit("sdm", estimator="sdm_conv", mcmc={}), coefs(["x", "W_x", "rho", "gamma_a", "gamma_c"],
+                                                            [0.4, 0.2, 0.3, 0.7, 0.3], [0.1] * 5, [0.0] * 5))
+    t = tbl.regression_table({**models, "conv": conv, "sdm": sdm}, ["sar", "conv", "sdm"], {"x": "Income"})
+    names = [n for n in t.iloc[:, 0] if n][:8]
+    assert names == ["Outcome", "Income", "W·Income (convex W)", "ρ (convex W)", "γ (a)", "γ (b)", "γ (c)",
+                     "ρ (contiguity)"]
+
+
 def test_regression_table_names_different_outcomes_and_flags_robust_errors(models):
     models["gmm"] = (fit("gmm", estimator="sar_gmm", outcome="troops", log_likelihood=None, aic=None),
                      models["sar"][1])

@@ -149,6 +149,13 @@ def column_header(order: Sequence[str], model_labels: Mapping[str, str] | None =
     return [["", *[f"({k})" for k in range(1, len(order) + 1)]], ["", *[model_labels.get(m, m) for m in order]]]
 
 
+def _spatial_rank(term: str) -> int | None:
+    """Order of the spatial parameters in a regression table (None: not one)."""
+    if term == "rho":
+        return 0
+    return next((k for k, prefix in enumerate(("gamma_", "rho_", "lambda_"), 1) if term.startswith(prefix)), None)
+
+
 def regression_table(models: Mapping[str, tuple[dict, pd.DataFrame]], order: Sequence[str],
                      labels: Mapping[str, str], model_labels: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Display frame: one column per model (named by model id), the outcome, estimate (with stars) over (standard
@@ -162,7 +169,8 @@ def regression_table(models: Mapping[str, tuple[dict, pd.DataFrame]], order: Seq
         for term in models[model_id][1]["term"]:
             if term not in terms:
                 terms.append(term)
-    spatial = [t for t in terms if t.startswith(("rho_", "lambda_"))]
+    # the spatial parameters after the regressors (and their W-lags): a convex W's rho and gammas, then the channels'
+    spatial = sorted((t for t in terms if _spatial_rank(t) is not None), key=_spatial_rank)  # stable: first seen
     terms = [t for t in terms if t not in spatial and t != "const"] + spatial + (["const"] if "const" in terms else [])
     rows: list[tuple[str, list[str]]] = [("Outcome", [labels.get(models[m][0]["outcome"], models[m][0]["outcome"])
                                                       for m in order])]
