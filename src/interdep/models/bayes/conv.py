@@ -35,6 +35,8 @@ Impacts (LeSage & Pace 2009) of ``W(gamma)``: direct, indirect and total per reg
 split over channels by the share of the spillover whose first step runs through channel ``k``:
 ``rho gamma_k mean(W_k S 1) / (rho mean(W(gamma) S 1))`` with ``S = (I - rho W(gamma))^-1`` (``gamma_k`` itself
 when no state is an island).
+
+``sdm_conv`` (:class:`ConvexSDM`): the same with ``W(gamma) X theta`` added, by the same sampler.
 """
 
 from __future__ import annotations
@@ -276,8 +278,6 @@ class ConvexSAR:
         self._independence: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.exact_evaluations = 0
 
-    estimator = "sar_conv"
-
     def _setup_linear(self) -> list[str]:
         """The pieces of the quadratic form and of the Gibbs step (the SAR's design does not depend on
         ``gamma``); returns the coefficients' names."""
@@ -464,8 +464,6 @@ class ConvexSDM(ConvexSAR):
     ``gamma`` describes the lag of ``y`` only; here one ``theta`` and the same ``gamma`` carry both lags (``C - 1``
     times ``k`` fewer coefficients), which makes each channel's share of the spillover one number.
     """
-
-    estimator = "sdm_conv"
 
     def _setup_linear(self) -> list[str]:
         d = self.design
