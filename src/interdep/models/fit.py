@@ -174,7 +174,8 @@ def _check_spec(spec: Mapping[str, Any]) -> str:
     if spec.get("missing") == "impute" and est not in BAYES_ESTIMATORS:
         raise InputError(f"model {mid!r}: 'missing: impute' applies to sar_tobit / sar_probit only", value=est)
     if est not in (*BAYES_ESTIMATORS, *CONVEX_ESTIMATORS) and (spec.get("mcmc") or spec.get("priors")):
-        raise InputError(f"model {mid!r}: 'mcmc' and 'priors' apply to sar_tobit / sar_probit only", value=est)
+        raise InputError(f"model {mid!r}: 'mcmc' and 'priors' apply to the MCMC estimators only "
+                         f"({', '.join((*BAYES_ESTIMATORS, *CONVEX_ESTIMATORS))})", value=est)
     if spec.get("unit_effects", "fixed") != "fixed" and est not in BAYES_ESTIMATORS:
         raise InputError(f"model {mid!r}: 'unit_effects' applies to sar_tobit / sar_probit only", value=est)
     se = spec.get("se", "classical")

@@ -59,8 +59,7 @@ def term_label(term: str, labels: Mapping[str, str]) -> str:
     ``rho_<channel>`` -> "ρ (channel)", ``lambda_<channel>`` -> "λ (channel)", ``W_<channel>_<x>`` -> "W·<label of
     x> (channel)", ``<x>_lag<k>`` -> "<label of x>, t-k"; of the convex-combination models (sar_conv, sdm_conv),
     ``rho`` -> "ρ (convex W)", ``W_<x>`` -> "W·<label of x> (convex W)" and ``gamma_<channel>`` -> "γ (channel)", the
-    channel's share. Channel names may contain
-    underscores.
+    channel's share. Channel names may contain underscores.
     """
     if term == "const":
         return "Constant"
@@ -275,6 +274,7 @@ def impacts_display(numbers: pd.DataFrame) -> pd.DataFrame:
         if name not in columns:
             columns.append(name)
         cells[(r.label, name)] = (f"{r.estimate:.3f}", f"[{r.conf_low:.3f}, {r.conf_high:.3f}]")
+
     def order(c: str) -> tuple[bool, ...]:  # direct, indirect(s), total; the long-run ones after the short-run
         base = c.removeprefix("Long-run ").capitalize()
         return (c.startswith("Long-run "), base.startswith("Total"), base.startswith("Indirect, all"),

@@ -477,9 +477,7 @@ class ConvexSDM(ConvexSAR):
         lags = [[d.names.index(f"W_{c}_{x}") for x in self.wx] for c in self.channels]
         z = d.projector(np.column_stack([d.y, self.wy, d.X[:, base], *[d.X[:, cols] for cols in lags]]))
         self.gram = z.T @ z
-        kb, kw = len(base), len(self.wx)
-        self._map = np.zeros((kb + self.C * kw, kb + kw))  # [X, W_1 X_w, ...] -> [X, W(gamma) X_w] at gamma = 1
-        self._map[:kb, :kb] = np.eye(kb)
+        kb, kw = self._sizes = len(base), len(self.wx)
         p = kb + kw + d.projector.n_effects
         self.half_df = 0.5 * (d.n_obs - p)
         if self.half_df <= 0:
@@ -489,8 +487,9 @@ class ConvexSDM(ConvexSAR):
 
     def _normal_equations(self, rho: float, gamma: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """``a'G_yy a``, ``M'G_xx M`` and ``M'G_xy a`` at ``(rho, gamma)``."""
-        C, kb, kw = self.C, self._map.shape[1] - len(self.wx), len(self.wx)
-        m = self._map.copy()
+        C, (kb, kw) = self.C, self._sizes
+        m = np.zeros((kb + C * kw, kb + kw))  # M(gamma): [X, W_1 X_w, ..., W_C X_w] -> [X, W(gamma) X_w]
+        m[:kb, :kb] = np.eye(kb)
         for k in range(C):
             m[kb + k * kw:kb + (k + 1) * kw, kb:] = gamma[k] * np.eye(kw)
         a = np.concatenate([[1.0], -rho * gamma])
